@@ -1,0 +1,37 @@
+"""What every task module shares: a backbone, the optimizer/schedule from config, and the run's output folder."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytorch_lightning as pl
+from torch import nn
+
+from backbone import Backbone
+
+from .optim import build_optimizer, build_scheduler
+
+
+class TaskModule(pl.LightningModule):
+    """Base LightningModule. Subclasses build their heads around `self.backbone` and implement `forward(images)`
+    (batched inference, used also to count mult-adds and time latency) and the step methods. Test metrics are
+    logged as `test/<name>`; train.py writes them to results.json."""
+
+    def __init__(self, backbone: Backbone, optimizer: dict[str, Any] | None = None,
+                 scheduler: dict[str, Any] | None = None):
+        super().__init__()
+        if not isinstance(backbone, nn.Module) or not hasattr(backbone, "feature_info"):
+            raise TypeError(f"model.backbone must be a backbone.Backbone, got {type(backbone).__name__}")
+        self.backbone = backbone
+        self.optimizer_cfg = dict(optimizer or {})
+        self.scheduler_cfg = dict(scheduler or {})
+
+    @property
+    def output_dir(self) -> Path:
+        """The run directory (Hydra's, set as the trainer's default_root_dir by train.py)."""
+        return Path(self.trainer.default_root_dir if self._trainer is not None else ".")
+
+    def configure_optimizers(self):
+        optimizer = build_optimizer(self, **self.optimizer_cfg)
+        scheduler = build_scheduler(optimizer, int(self.trainer.estimated_stepping_batches), **self.scheduler_cfg)
+        return optimizer if scheduler is None else {"optimizer": optimizer, "lr_scheduler": scheduler}

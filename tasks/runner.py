@@ -1,0 +1,129 @@
+"""One run of any task from a composed config: instantiate, fit, test, and write results.json.
+
+Kept apart from train.py so tests can call it on a config composed with Hydra's compose API.
+"""
+from __future__ import annotations
+
+import copy
+import json
+import logging
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+import pytorch_lightning as pl
+import torch
+from hydra.utils import instantiate
+from omegaconf import DictConfig, OmegaConf
+from omegaconf.errors import MissingMandatoryValue
+
+log = logging.getLogger(__name__)
+
+
+class ConfigError(ValueError):
+    """A config value is missing or unusable; the message names the key and the fix."""
+
+
+def resolve_config(cfg: DictConfig) -> dict[str, Any]:
+    """The config with every interpolation resolved; a missing mandatory value names its key."""
+    try:
+        return OmegaConf.to_container(cfg, resolve=True, throw_on_missing=True)
+    except MissingMandatoryValue as err:
+        raise ConfigError(f"config key '{err.full_key}' has no value (it is '???'): set it on the command line, "
+                          f"e.g. {err.full_key}=<value>") from None
+
+
+def resume_checkpoint(cfg: DictConfig) -> str | None:
+    """`resume`: null (fresh run), a checkpoint path, or "last": the newer of the run dir's checkpoints/last.ckpt
+    and checkpoints/interrupted.ckpt (written when a run is stopped with Ctrl+C)."""
+    if not cfg.resume:
+        return None
+    if cfg.resume == "last":
+        folder = Path(cfg.paths.output_dir) / "checkpoints"
+        found = [p for p in (folder / "last.ckpt", folder / "interrupted.ckpt") if p.is_file()]
+        path = max(found, key=lambda p: p.stat().st_mtime) if found else folder / "last.ckpt"
+    else:
+        path = Path(cfg.resume)
+    if not path.is_file():
+        hint = (" (resume=last looks in the run directory: pass the old run's hydra.run.dir=<dir> too)"
+                if cfg.resume == "last" else "")
+        raise ConfigError(f"resume: checkpoint not found: {path}{hint}")
+    return str(path)
+
+
+def profile(model: torch.nn.Module, image_size: int, latency_repeats: int) -> dict[str, float]:
+    """Params, mult-adds at the run's input size, and median CPU batch-1 latency of the model's inference."""
+    from backbone.complexity import count_mult_adds, count_params, measure_latency_ms
+    cpu_model = copy.deepcopy(model).cpu().eval()
+    example = torch.zeros(1, 3, image_size, image_size)
+    return {
+        "params": count_params(cpu_model),
+        "mult_adds": count_mult_adds(cpu_model, example),
+        "latency_ms": measure_latency_ms(cpu_model, example, repeats=latency_repeats),
+    }
+
+
+def write_json_atomic(path: Path, payload: dict) -> None:
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(payload, indent=2, sort_keys=False))
+    os.replace(tmp, path)
+
+
+def train_and_test(cfg: DictConfig) -> dict[str, Any]:
+    """Fit the task's model on its data, test the best checkpoint, and return (and save) the results."""
+    resolved = resolve_config(cfg)
+    out_dir = Path(cfg.paths.output_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    pl.seed_everything(cfg.seed, workers=True)
+    ckpt_path = resume_checkpoint(cfg)
+
+    datamodule = instantiate(cfg.data, _convert_="all")
+    backbone = instantiate(cfg.backbone, _convert_="all")
+    model_kwargs = {"backbone": backbone}
+    if hasattr(datamodule, "num_classes"):
+        model_kwargs["num_classes"] = datamodule.num_classes
+    model = instantiate(cfg.model, _convert_="all", **model_kwargs)
+    loggers = [instantiate(c) for c in (cfg.get("logger") or {}).values() if c]
+    callbacks = [instantiate(c) for c in (cfg.get("callbacks") or {}).values() if c]
+    trainer: pl.Trainer = instantiate(cfg.trainer, logger=loggers or False, callbacks=callbacks)
+    if trainer.is_global_zero:
+        (out_dir / "config_resolved.yaml").write_text(OmegaConf.to_yaml(resolved))
+
+    start = time.perf_counter()
+    trainer.fit(model, datamodule=datamodule, ckpt_path=ckpt_path)
+    train_seconds = time.perf_counter() - start
+
+    results: dict[str, Any] = {"task": cfg.task_name, "backbone": backbone_name(cfg), "image_size": cfg.image_size}
+    if cfg.test:
+        best = trainer.checkpoint_callback.best_model_path if trainer.checkpoint_callback else ""
+        trainer.test(model, datamodule=datamodule, ckpt_path=best or None)
+        results["metrics"] = {k.removeprefix("test/"): float(v) for k, v in trainer.callback_metrics.items()
+                              if k.startswith("test/")}
+        results["tested_checkpoint"] = best or "final weights"
+    if not trainer.is_global_zero:
+        return results
+    results.update(profile(model, cfg.image_size, cfg.latency_repeats))
+    results.update({
+        "train_seconds": round(train_seconds, 1),
+        "epochs": trainer.current_epoch,
+        "global_step": trainer.global_step,
+        "run_dir": str(out_dir),
+        "checkpoints": sorted(str(p) for p in (out_dir / "checkpoints").glob("*.ckpt")),
+    })
+    write_json_atomic(out_dir / "results.json", results)
+    log.info("results: %s", out_dir / "results.json")
+    return results
+
+
+def backbone_name(cfg: DictConfig) -> str:
+    """A readable backbone id for tables: timm model name, or mobilenet_v1 with its alpha."""
+    b = cfg.backbone
+    if "model_name" in b:
+        return str(b.model_name)
+    name = "mobilenet_v1"
+    if b.get("conv_type", "separable") != "separable":
+        name += f"_{b.conv_type}"
+    if b.get("shallow"):
+        name += "_shallow"
+    return f"{name}_{float(b.width_mult):g}"

@@ -1,0 +1,45 @@
+"""Shared fixtures: a private dataset cache per test session, and Hydra composition of the real conf/."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from hydra import compose, initialize_config_dir
+from omegaconf import DictConfig
+
+REPO = Path(__file__).resolve().parents[1]
+CONF_DIR = REPO / "conf"
+
+# Tiny dogs run: a few classes of small images, a couple of epochs, no worker processes.
+TINY_DOGS = [
+    "task=dogs",
+    "data.generator={num_classes: 4, train_per_class: 16, test_per_class: 8, image_size: 48}",
+    "data.image_size=32",
+    "data.batch_size=16",
+    "data.num_workers=0",
+    "trainer.max_epochs=2",
+    "trainer.log_every_n_steps=1",
+    "latency_repeats=2",
+    "callbacks.progress_bar.refresh_rate=0",
+]
+
+
+@pytest.fixture(scope="session", autouse=True)
+def private_cache(tmp_path_factory) -> Path:
+    """Generated datasets go to a session folder, never to the user's cache."""
+    cache = tmp_path_factory.mktemp("cache")
+    old = os.environ.get("MOBILENET_SUITE_CACHE")
+    os.environ["MOBILENET_SUITE_CACHE"] = str(cache)
+    yield cache
+    if old is None:
+        os.environ.pop("MOBILENET_SUITE_CACHE", None)
+    else:
+        os.environ["MOBILENET_SUITE_CACHE"] = old
+
+
+def compose_config(overrides: list[str], output_dir: Path | None = None) -> DictConfig:
+    """conf/config.yaml composed as train.py would, with the run directory set to `output_dir`."""
+    with initialize_config_dir(str(CONF_DIR), version_base="1.3"):
+        extra = [f"paths.output_dir={output_dir}"] if output_dir is not None else []
+        return compose("config", overrides=[*overrides, *extra])

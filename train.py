@@ -1,0 +1,16 @@
+"""Train and test one task: `python train.py task=dogs` (see README.md and conf/)."""
+import hydra
+from omegaconf import DictConfig
+
+from tasks.runner import train_and_test
+
+
+@hydra.main(version_base="1.3", config_path="conf", config_name="config")
+def main(cfg: DictConfig) -> float | None:
+    results = train_and_test(cfg)
+    metrics = results.get("metrics", {})
+    return next(iter(metrics.values()), None)  # a number for Hydra sweepers
+
+
+if __name__ == "__main__":
+    main()
