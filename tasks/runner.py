@@ -64,6 +64,27 @@ def profile(model: torch.nn.Module, image_size: int, latency_repeats: int) -> di
     }
 
 
+class _StartStep(pl.Callback):
+    """Remembers the global step training started at (0, or the resumed checkpoint's), for results.json."""
+
+    def __init__(self) -> None:
+        self.step: int | None = None
+
+    def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        self.step = trainer.global_step
+
+
+def print_summary(results: dict[str, Any]) -> None:
+    """The final table a user reads at the end of a run (test metrics are also in Lightning's own table)."""
+    rows = [(f"test {k}", f"{v:.4f}") for k, v in results.get("metrics", {}).items()]
+    rows += [("params", f"{results['params'] / 1e6:.3f} M"), ("mult-adds", f"{results['mult_adds'] / 1e6:.1f} M"),
+             ("latency (CPU, batch 1)", f"{results['latency_ms']:.2f} ms"),
+             ("train time", f"{results['train_seconds']:.0f} s"), ("results", results["run_dir"] + "/results.json")]
+    width = max(len(k) for k, _ in rows)
+    print("\n".join([f"{results['task']} / {results['backbone']} @ {results['image_size']} px",
+                     *(f"  {k:<{width}}  {v}" for k, v in rows)]), flush=True)
+
+
 def write_json_atomic(path: Path, payload: dict) -> None:
     tmp = path.with_suffix(".json.tmp")
     tmp.write_text(json.dumps(payload, indent=2, sort_keys=False))
@@ -86,6 +107,8 @@ def train_and_test(cfg: DictConfig) -> dict[str, Any]:
     model = instantiate(cfg.model, _convert_="all", **model_kwargs)
     loggers = [instantiate(c) for c in (cfg.get("logger") or {}).values() if c]
     callbacks = [instantiate(c) for c in (cfg.get("callbacks") or {}).values() if c]
+    start_step = _StartStep()
+    callbacks.append(start_step)
     trainer: pl.Trainer = instantiate(cfg.trainer, logger=loggers or False, callbacks=callbacks)
     if trainer.is_global_zero:
         (out_dir / "config_resolved.yaml").write_text(OmegaConf.to_yaml(resolved))
@@ -108,11 +131,13 @@ def train_and_test(cfg: DictConfig) -> dict[str, Any]:
         "train_seconds": round(train_seconds, 1),
         "epochs": trainer.current_epoch,
         "global_step": trainer.global_step,
+        "start_step": start_step.step,
+        "resumed_from": ckpt_path,
         "run_dir": str(out_dir),
         "checkpoints": sorted(str(p) for p in (out_dir / "checkpoints").glob("*.ckpt")),
     })
     write_json_atomic(out_dir / "results.json", results)
-    log.info("results: %s", out_dir / "results.json")
+    print_summary(results)
     return results
 
 

@@ -1,9 +1,9 @@
 """Synthetic fine-grained "dogs", written in the real Stanford Dogs layout so the real loader reads them.
 
 Why synthetic: the suite works offline and its default run must finish in minutes on a CPU, yet the metric must mean
-something. Each breed is a combination of small discrete details (ear shape, tail shape, coat marking, muzzle
-length) that several breeds share, so telling breeds apart needs the details; everything else varies within a breed
-(pose, rotation, left/right, scale, position, body and marking colours, background texture, clutter, occluders,
+something. Each breed is a combination of discrete details (ear shape, tail shape, coat marking) that
+several breeds share, so telling breeds apart needs the details; everything else varies within a breed
+(pose, rotation, left/right, scale, position, muzzle length, body and marking colours, background texture, clutter, occluders,
 sometimes a second dog), so memorising whole images does not help.
 
 Layout written (the same as http://vision.stanford.edu/aditya86/ImageNetDogs/):
@@ -29,15 +29,15 @@ from PIL import Image, ImageDraw
 from data.cache import default_cache_dir, ensure_generated
 
 DEFAULT_PARAMS: dict = {
-    "version": 1,             # bump when the drawing code changes, so caches are regenerated
+    "version": 3,             # bump when the drawing code changes, so caches are regenerated
     "seed": 0,
-    "num_classes": 40,        # a seeded subset of the len(BREED_TRAITS) combinations
-    "train_per_class": 80,
+    "num_classes": 30,        # a seeded subset of the len(BREED_TRAITS) combinations
+    "train_per_class": 100,
     "test_per_class": 30,
     "image_size": 128,        # stored images are image_size x image_size
     "jpeg_quality": 90,
-    "clutter": 10,            # mean number of background clutter shapes
-    "occluder_prob": 0.3,     # chance of a clutter shape drawn in front of the dog
+    "clutter": 6,             # mean number of background clutter shapes
+    "occluder_prob": 0.2,     # chance of a clutter shape drawn in front of the dog
     "second_dog_prob": 0.1,   # chance of a second, smaller dog of the same breed (two <object>s)
 }
 DEFAULT_FOLDER_NAME = "stanford_dogs_generated"
@@ -46,7 +46,6 @@ TRAITS: dict[str, tuple[str, ...]] = {
     "ears": ("pointed", "floppy", "round"),
     "tail": ("curled", "plume", "hanging"),
     "coat": ("plain", "spotted", "striped", "saddled"),
-    "muzzle": ("short", "long"),
 }
 BREED_TRAITS: list[dict[str, str]] = [dict(zip(TRAITS, combo)) for combo in itertools.product(*TRAITS.values())]
 SUPERSAMPLE = 2  # draw at 2x and downsample: anti-aliased edges without per-shape anti-aliasing
@@ -54,7 +53,7 @@ SUPERSAMPLE = 2  # draw at 2x and downsample: anti-aliased edges without per-sha
 
 # ----------------------------------------------------------------------------------------------- breeds and files
 def breed_name(traits: dict[str, str]) -> str:
-    return f"{traits['ears']}_ears_{traits['tail']}_tail_{traits['coat']}_{traits['muzzle']}_muzzle"
+    return f"{traits['ears']}_ears_{traits['tail']}_tail_{traits['coat']}"
 
 
 def choose_breeds(params: dict) -> list[dict[str, str]]:
@@ -148,8 +147,8 @@ def figure_parts(traits: dict[str, str], rng: np.random.Generator) -> dict[str, 
             tip = base + np.array([-0.25, 1.05]) * size
             ears.append(thick_polyline(np.stack([base, (base + tip) / 2, tip]), np.array([0.5, 0.6, 0.4]) * size))
 
-    long_muzzle = traits["muzzle"] == "long"
-    mlen = (0.95 if long_muzzle else 0.5) * head_r * rng.uniform(0.9, 1.1)
+    long_muzzle = rng.random() < 0.5  # not a breed trait: within-breed variation
+    mlen = rng.uniform(0.5, 0.95) * head_r
     mcx = hx + 0.55 * head_r + mlen * 0.75
     mcy = hy + 0.3 * head_r
     muzzle = ellipse(mcx, mcy, mlen, 0.36 * head_r, rng.uniform(-0.1, 0.25) if long_muzzle else 0.0)
@@ -275,7 +274,7 @@ def render(traits: dict[str, str], rng: np.random.Generator, params: dict) -> tu
     draw = ImageDraw.Draw(canvas)
     for _ in range(rng.poisson(params["clutter"])):
         clutter_shape(draw, rng, big)
-    dogs = [place(figure_parts(traits, rng), rng, big, (0.38, 0.62))]
+    dogs = [place(figure_parts(traits, rng), rng, big, (0.45, 0.7))]
     if rng.random() < params["second_dog_prob"]:
         dogs.append(place(figure_parts(traits, rng), rng, big, (0.22, 0.35)))
     for parts in dogs:

@@ -1,0 +1,107 @@
+"""Every config composes, every group option instantiates, and config mistakes end in a clear error."""
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+import pytorch_lightning as pl
+from hydra.errors import ConfigCompositionException, MissingConfigException
+from hydra.utils import instantiate
+from omegaconf import OmegaConf
+
+from backbone import Backbone
+from tasks.runner import ConfigError, resolve_config
+
+from conftest import CONF_DIR, REPO, compose_config
+
+TASKS = sorted(p.stem for p in (CONF_DIR / "task").glob("*.yaml"))
+BACKBONES = sorted(p.stem for p in (CONF_DIR / "backbone").glob("*.yaml") if p.stem != "timm")
+
+
+@pytest.mark.parametrize("task", TASKS)
+def test_every_task_composes_and_resolves(task, tmp_path):
+    cfg = compose_config([f"task={task}"], tmp_path)
+    resolved = resolve_config(cfg)
+    assert resolved["task_name"] == task
+    assert resolved["model"]["_target_"].startswith("tasks.")
+    assert resolved["monitor"]["metric"].startswith("val/")
+
+
+@pytest.mark.parametrize("name", BACKBONES)
+def test_every_backbone_instantiates(name, tmp_path):
+    cfg = compose_config(["task=dogs", f"backbone={name}"], tmp_path)
+    backbone = instantiate(cfg.backbone, _convert_="all")
+    assert isinstance(backbone, Backbone)
+    strides = [f.stride for f in backbone.feature_info]
+    assert strides == sorted(strides) and strides[-1] == 32
+    assert backbone.num_features == backbone.feature_info[-1].channels
+
+
+@pytest.mark.parametrize("trainer", ["cpu", "gpu", "ddp"])
+def test_trainer_configs(trainer, tmp_path):
+    cfg = compose_config(["task=dogs", f"trainer={trainer}"], tmp_path)
+    expected = {"cpu": ("cpu", 1, "32-true"), "gpu": ("gpu", 1, "16-mixed"), "ddp": ("auto", 2, "32-true")}
+    assert (cfg.trainer.accelerator, cfg.trainer.devices, cfg.trainer.precision) == expected[trainer]
+    if trainer == "cpu":
+        assert isinstance(instantiate(cfg.trainer, logger=False), pl.Trainer)
+
+
+def test_loggers_and_callbacks_instantiate(tmp_path):
+    cfg = compose_config(["task=dogs"], tmp_path)
+    loggers = [instantiate(c) for c in cfg.logger.values()]
+    assert {type(lg).__name__ for lg in loggers} == {"CSVLogger", "TensorBoardLogger"}
+    callbacks = [instantiate(c) for c in cfg.callbacks.values()]
+    checkpoints = [c for c in callbacks if isinstance(c, pl.callbacks.ModelCheckpoint)]
+    assert [c.monitor for c in checkpoints] == ["val/top1", None]
+    assert all(c.dirpath == str(tmp_path / "checkpoints") for c in checkpoints)
+    assert OmegaConf.to_container(compose_config(["task=dogs", "logger=none"], tmp_path).logger) == {}
+
+
+def test_image_folder_data_option(tmp_path):
+    (tmp_path / "photos" / "a").mkdir(parents=True)
+    (tmp_path / "photos" / "b").mkdir()
+    for cls in "ab":
+        for i in range(3):
+            (tmp_path / "photos" / cls / f"{i}.jpg").write_bytes(b"")  # listed, not decoded, at construction
+    cfg = compose_config(["task=dogs", "data=image_folder", f"data.root={tmp_path / 'photos'}"], tmp_path)
+    datamodule = instantiate(cfg.data, _convert_="all")
+    assert datamodule.class_names == ["a", "b"] and datamodule.image_size == 96  # the task's image size
+
+
+def test_command_line_beats_task_defaults(tmp_path):
+    cfg = compose_config(["task=dogs", "backbone=resnet50", "data.image_size=64", "trainer.max_epochs=1"], tmp_path)
+    assert cfg.backbone.model_name == "resnet50" and cfg.image_size == 64 and cfg.trainer.max_epochs == 1
+
+
+def test_unknown_backbone_lists_the_options():
+    with pytest.raises(MissingConfigException, match="backbone/nope"):
+        compose_config(["task=dogs", "backbone=nope"])
+
+
+def test_wrong_config_key_names_it():
+    with pytest.raises(ConfigCompositionException, match="max_epoch"):
+        compose_config(["task=dogs", "trainer.max_epoch=3"])
+
+
+def test_missing_mandatory_value_names_the_key(tmp_path):
+    cfg = compose_config(["task=dogs", "backbone=timm"], tmp_path)
+    with pytest.raises(ConfigError, match="backbone.model_name"):
+        resolve_config(cfg)
+
+
+def test_unknown_timm_model_suggests_names():
+    cfg = compose_config(["task=dogs", "backbone=timm", "backbone.model_name=resnet5"])
+    with pytest.raises(Exception, match="resnet50"):
+        instantiate(cfg.backbone)
+
+
+def test_cli_errors_are_one_clear_message():
+    """From the command line, a wrong key ends in Hydra's one-paragraph error, not a stack trace."""
+    done = subprocess.run([sys.executable, "train.py", "task=dogs", "trainer.max_epoch=3"], cwd=REPO,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode != 0
+    assert "Key 'max_epoch' is not in struct" in done.stderr and "Traceback" not in done.stderr
+    done = subprocess.run([sys.executable, "train.py", "task=dogs", "backbone=nope"], cwd=REPO,
+                          capture_output=True, text=True, timeout=120)
+    assert "Could not find 'backbone/nope'" in done.stderr and "mobilenet_v1_050" in done.stderr
