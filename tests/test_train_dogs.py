@@ -134,3 +134,24 @@ def test_ddp_two_cpu_processes(tmp_path):
     # each process sees half the batches: 3 train steps per epoch -> 1 (56 images / 2 ranks / 16, drop_last)
     assert results["global_step"] == 2 * 1
     assert "distributed_backend=gloo" in done.stdout + done.stderr
+
+
+def test_comparison_table_from_results(tiny_run, tmp_path, capsys):
+    """The multirun callback tabulates every results.json under the sweep folder."""
+    import csv
+    import shutil
+
+    from omegaconf import OmegaConf
+
+    from tasks.compare import ComparisonTable
+    cfg, results, out = tiny_run
+    for job in ("0", "1"):
+        (tmp_path / job).mkdir()
+        shutil.copy(out / "results.json", tmp_path / job / "results.json")
+    ComparisonTable().on_multirun_end(OmegaConf.create({"hydra": {"sweep": {"dir": str(tmp_path)}}}))
+    rows = list(csv.DictReader(open(tmp_path / "comparison.csv")))
+    assert len(rows) == 2 and rows[0]["backbone"] == "mobilenet_v1_0.5"
+    assert float(rows[1]["metric/top1"]) == results["metrics"]["top1"]
+    table = (tmp_path / "comparison.md").read_text()
+    assert "| task | backbone |" in table and f"{results['metrics']['top1']:.4f}" in table
+    assert "comparison table" in capsys.readouterr().out

@@ -29,14 +29,14 @@ from PIL import Image, ImageDraw
 from data.cache import default_cache_dir, ensure_generated
 
 DEFAULT_PARAMS: dict = {
-    "version": 3,             # bump when the drawing code changes, so caches are regenerated
+    "version": 4,             # bump when the drawing code changes, so caches are regenerated
     "seed": 0,
     "num_classes": 30,        # a seeded subset of the len(BREED_TRAITS) combinations
     "train_per_class": 100,
     "test_per_class": 30,
     "image_size": 128,        # stored images are image_size x image_size
     "jpeg_quality": 90,
-    "clutter": 6,             # mean number of background clutter shapes
+    "clutter": 4,             # mean number of background clutter shapes
     "occluder_prob": 0.2,     # chance of a clutter shape drawn in front of the dog
     "second_dog_prob": 0.1,   # chance of a second, smaller dog of the same breed (two <object>s)
 }
@@ -193,13 +193,15 @@ def place(parts: dict[str, list[np.ndarray]], rng: np.random.Generator, size: fl
 
 # ------------------------------------------------------------------------------------------------------ drawing
 def background(rng: np.random.Generator, size: int) -> Image.Image:
-    """Smooth colour field blended with a mottled texture: large-scale variation without any class information."""
+    """Smooth colour field blended with a mottled texture, then towards grey: large-scale variation without any class
+    information, a little less loud than the dogs."""
     low = rng.integers(0, 256, (rng.integers(2, 5), rng.integers(2, 5), 3), dtype=np.uint8)
     field = Image.fromarray(low).resize((size, size), Image.BICUBIC)
     cells = int(rng.integers(8, 40))
     texture = Image.fromarray(rng.integers(0, 256, (cells, cells), dtype=np.uint8)).resize((size, size),
                                                                                            Image.BILINEAR)
-    return Image.blend(field, texture.convert("RGB"), rng.uniform(0.1, 0.5))
+    mottled = Image.blend(field, texture.convert("RGB"), rng.uniform(0.1, 0.5))
+    return Image.blend(mottled, Image.new("RGB", (size, size), (128, 128, 128)), rng.uniform(0.2, 0.5))
 
 
 def random_colour(rng: np.random.Generator) -> tuple[int, int, int]:
@@ -274,7 +276,7 @@ def render(traits: dict[str, str], rng: np.random.Generator, params: dict) -> tu
     draw = ImageDraw.Draw(canvas)
     for _ in range(rng.poisson(params["clutter"])):
         clutter_shape(draw, rng, big)
-    dogs = [place(figure_parts(traits, rng), rng, big, (0.45, 0.7))]
+    dogs = [place(figure_parts(traits, rng), rng, big, (0.42, 0.62))]
     if rng.random() < params["second_dog_prob"]:
         dogs.append(place(figure_parts(traits, rng), rng, big, (0.22, 0.35)))
     for parts in dogs:
