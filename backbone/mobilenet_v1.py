@@ -86,6 +86,8 @@ class MobileNetV1(Backbone):
             raise ValueError(f"backbone.act must be one of {sorted(ACTIVATIONS)}, got '{act}'")
         if conv_type not in CONV_TYPES:
             raise ValueError(f"backbone.conv_type must be one of {CONV_TYPES}, got '{conv_type}'")
+        if isinstance(round_to, bool) or not isinstance(round_to, int) or round_to < 1:
+            raise ValueError(f"backbone.round_to must be an integer >= 1 (1: no rounding), got {round_to!r}")
         act_layer = ACTIVATIONS[act]
         self.width_mult = width_mult
 
@@ -112,6 +114,12 @@ class MobileNetV1(Backbone):
         if taps is None:  # last block of each stride
             taps = [info.name for i, info in enumerate(infos)
                     if i + 1 == len(infos) or infos[i + 1].stride != info.stride]
+        if isinstance(taps, str):  # `backbone.taps=layer11` on the command line
+            taps = [taps]
+        taps = list(dict.fromkeys(taps))  # a repeated name would give two taps of one name
+        if not taps:
+            raise ValueError("backbone.taps is empty: name at least one block (e.g. [layer13]) or use null for "
+                             "the default")
         known = {info.name: info for info in infos}
         unknown = [t for t in taps if t not in known]
         if unknown:

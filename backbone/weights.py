@@ -28,6 +28,19 @@ class PretrainedWeightsError(RuntimeError):
     """Weights named by `backbone.pretrained` could not be found, fetched or loaded."""
 
 
+def check_spec(spec) -> str | None:
+    """`backbone.pretrained` as a string (or None), with a clear error for anything else (e.g. `true`)."""
+    if spec is None or spec is False or spec == "":
+        return None
+    if isinstance(spec, Path):
+        return str(spec)
+    if not isinstance(spec, str):
+        raise PretrainedWeightsError(
+            f"backbone.pretrained must be null, a timm pretrained tag (e.g. 'mobilenetv1_100.ra4_e3600_r224_in1k') "
+            f"or the path of a weights file, got {spec!r}")
+    return spec
+
+
 def looks_like_path(spec: str) -> bool:
     return "/" in spec or "\\" in spec or spec.endswith(WEIGHT_SUFFIXES)
 
@@ -122,6 +135,9 @@ def load_state_dict_into(module: nn.Module, state: dict[str, torch.Tensor], sour
 
 def load_pretrained(module: nn.Module, spec: str) -> None:
     """Fill `module` from `spec`: a file (see `read_state_dict`) or a timm pretrained tag."""
+    spec = check_spec(spec)
+    if spec is None:
+        return
     if Path(spec).is_file() or looks_like_path(spec):
         load_state_dict_into(module, read_state_dict(spec), spec)
     else:
