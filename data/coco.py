@@ -1,0 +1,316 @@
+"""COCO detection data: the real COCO 2017 layout, any COCO-format export of a labelling tool, or (root=None) the
+embedded generated default written in the same layout (data/generate/coco_shapes.py).
+
+Layout (paths relative to `root`; absolute paths are taken as they are):
+    annotations/instances_train2017.json, annotations/instances_val2017.json, train2017/*.jpg, val2017/*.jpg
+
+What the reader does with the annotations, and why:
+- Category ids (COCO's are 1..90 with gaps; an export's can be anything) map to contiguous labels 1..K in ascending
+  id order (0 is the detectors' background); `to_coco_category` maps predicted labels back for evaluation. The
+  train and val files must list the same categories.
+- Boxes are clipped to their image. A box that is then thinner than `min_box_size` px in width or height (empty,
+  wholly outside the image, a zero-size click) is dropped, with a warning giving the count and the file: it can
+  neither be learnt nor matched. The same cleaned annotations are what `coco_gt` hands the evaluator, so training
+  targets and evaluation ground truth never disagree.
+- Crowd regions (iscrowd=1) are not training targets (as torchvision's reference); they stay in the ground truth,
+  where COCOeval ignores detections that fall on them, as on the official benchmark.
+- Images without objects are kept (they teach what is not an object); their boxes tensor has shape [0, 4].
+- Errors name the file and the entry: malformed json (with line and column), an annotation whose image_id or
+  category_id is not listed, a missing key, duplicate ids, a missing or unreadable image.
+
+Batches: (images, targets), lists of a float32 [3, H, W] tensor in [0, 1] and a dict {"boxes" float32 [N, 4] XYXY
+pixels, "labels" int64 [N], "image_id" int, "orig_size" (h, w)} per image. Evaluation images are neither resized nor
+normalised: the torchvision detectors do both inside and report boxes in the pixels of the image they were given.
+"""
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import logging
+import math
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+import pytorch_lightning as pl
+import torch
+from pycocotools.coco import COCO
+from torch.utils.data import DataLoader, Dataset
+
+from .classification import load_rgb
+from .detection_transforms import AUGMENTS, detection_transforms, to_tv_target
+from .errors import DatasetError
+
+log = logging.getLogger(__name__)
+
+ROOT_HINT = ("pass data.root=<folder holding annotations/ and the image folders> (the COCO 2017 layout; "
+             "data.train_images, data.val_images, data.train_annotations, data.val_annotations name them), "
+             "or data.root=null for the embedded default")
+
+
+# ------------------------------------------------------------------------------------------------ annotations
+def read_json(path: Path) -> Any:
+    """The parsed file; a missing file or malformed json names the file (and line/column)."""
+    if not path.is_file():
+        raise DatasetError(f"COCO annotation file not found: {path}; {ROOT_HINT}")
+    try:
+        return json.loads(path.read_bytes())
+    except json.JSONDecodeError as err:
+        raise DatasetError(f"{path}: malformed JSON at line {err.lineno}, column {err.colno} (char {err.pos}): "
+                           f"{err.msg}") from None
+    except (OSError, UnicodeDecodeError) as err:
+        raise DatasetError(f"cannot read {path}: {err}") from None
+
+
+def _require(entry: Any, keys: Sequence[str], path: Path, what: str) -> None:
+    if not isinstance(entry, dict):
+        raise DatasetError(f"{path}: {what} is not a JSON object: {str(entry)[:80]}")
+    missing = [k for k in keys if k not in entry]
+    if missing:
+        raise DatasetError(f"{path}: {what} has no {missing} (COCO format needs {list(keys)})")
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def clean_annotations(data: Any, path: Path, min_box_size: float) -> dict:
+    """Check a parsed COCO detection json and return it with boxes clipped to their images and degenerate ones
+    dropped (see the module docstring); `area` and `iscrowd` default to the box area and 0 when absent."""
+    _require(data, ("images", "annotations", "categories"), path, "the top level")
+    images: dict[int, dict] = {}
+    for i, image in enumerate(data["images"]):
+        _require(image, ("id", "file_name", "width", "height"), path, f"images[{i}]")
+        if image["id"] in images:
+            raise DatasetError(f"{path}: image id {image['id']} is listed twice in 'images'")
+        if not (_number(image["width"]) and _number(image["height"]) and image["width"] > 0 and image["height"] > 0):
+            raise DatasetError(f"{path}: image id {image['id']} has no valid width/height "
+                               f"({image['width']!r}, {image['height']!r})")
+        images[image["id"]] = image
+    categories: set[int] = set()
+    for i, category in enumerate(data["categories"]):
+        _require(category, ("id", "name"), path, f"categories[{i}]")
+        if category["id"] in categories:
+            raise DatasetError(f"{path}: category id {category['id']} is listed twice in 'categories'")
+        categories.add(category["id"])
+    if not categories:
+        raise DatasetError(f"{path}: 'categories' is empty")
+
+    kept, seen, clipped, dropped = [], set(), 0, []
+    for i, ann in enumerate(data["annotations"]):
+        name = f"annotation id {ann['id']}" if isinstance(ann, dict) and "id" in ann else f"annotations[{i}]"
+        _require(ann, ("id", "image_id", "category_id", "bbox"), path, name)
+        if ann["id"] in seen:
+            raise DatasetError(f"{path}: {name} is listed twice in 'annotations'")
+        seen.add(ann["id"])
+        if ann["image_id"] not in images:
+            raise DatasetError(f"{path}: {name} refers to image_id {ann['image_id']!r}, which is not in 'images'")
+        if ann["category_id"] not in categories:
+            raise DatasetError(f"{path}: {name} has category_id {ann['category_id']!r}, which is not in "
+                               f"'categories' (ids {sorted(categories)})")
+        box = ann["bbox"]
+        if not (isinstance(box, list) and len(box) == 4 and all(_number(v) for v in box)):
+            raise DatasetError(f"{path}: {name} has bbox {box!r}; expected [x, y, width, height] numbers")
+        image = images[ann["image_id"]]
+        x0, y0 = max(box[0], 0), max(box[1], 0)
+        x1, y1 = min(box[0] + box[2], image["width"]), min(box[1] + box[3], image["height"])
+        if x1 - x0 < min_box_size or y1 - y0 < min_box_size:
+            dropped.append(ann["id"])
+            continue
+        ann = dict(ann)
+        if [x0, y0, x1 - x0, y1 - y0] != list(box):
+            clipped += 1
+            ann["bbox"] = [x0, y0, x1 - x0, y1 - y0]
+        ann.setdefault("area", (x1 - x0) * (y1 - y0))
+        ann.setdefault("iscrowd", 0)
+        kept.append(ann)
+    if clipped:
+        log.info("%s: %d box(es) reaching outside their image were clipped to it", path, clipped)
+    if dropped:
+        log.warning("%s: dropped %d annotation(s) whose box, clipped to its image, is narrower or shorter than "
+                    "min_box_size=%s px (annotation ids %s%s)", path, len(dropped), min_box_size, dropped[:5],
+                    ", ..." if len(dropped) > 5 else "")
+    return {**data, "annotations": kept}
+
+
+def load_coco(path: Path, min_box_size: float = 1.0) -> COCO:
+    """A pycocotools COCO index of the checked and cleaned annotation file (pycocotools' own loader would accept
+    dangling ids silently and fail later, far from the cause)."""
+    coco = COCO()
+    coco.dataset = clean_annotations(read_json(path), path, min_box_size)
+    with contextlib.redirect_stdout(io.StringIO()):  # createIndex prints progress
+        coco.createIndex()
+    return coco
+
+
+def category_table(coco: COCO) -> list[tuple[int, str]]:
+    return sorted((c["id"], c["name"]) for c in coco.dataset["categories"])
+
+
+# -------------------------------------------------------------------------------------------------- dataset
+class COCODetection(Dataset):
+    """Images of a COCO index -> (image tensor, target); ordered by image id."""
+
+    def __init__(self, coco: COCO, image_dir: Path, annotation_file: Path, label_of: dict[int, int], transform):
+        self.coco, self.image_dir, self.annotation_file, self.transform = coco, image_dir, annotation_file, transform
+        self.ids = sorted(coco.imgs)
+        self.targets = []  # precomputed once: (boxes XYXY float32 [N, 4], labels int64 [N]), crowds left out
+        for image_id in self.ids:
+            anns = [a for a in coco.imgToAnns.get(image_id, []) if not a["iscrowd"]]
+            boxes = np.array([a["bbox"] for a in anns], dtype=np.float32).reshape(-1, 4)
+            boxes[:, 2:] += boxes[:, :2]
+            self.targets.append((boxes, np.array([label_of[a["category_id"]] for a in anns], dtype=np.int64)))
+
+    def check_files(self) -> None:
+        """Every listed image exists (a stat each: cheap even for COCO's 118k; decoding is checked on load)."""
+        missing = [self.coco.imgs[i]["file_name"] for i in self.ids
+                   if not (self.image_dir / self.coco.imgs[i]["file_name"]).is_file()]
+        if missing:
+            raise DatasetError(f"{len(missing)} image(s) listed in {self.annotation_file} are not in "
+                               f"{self.image_dir}, e.g. {missing[:3]}; check data.root and the image folder names")
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def __getitem__(self, index: int):
+        image_id = self.ids[index]
+        info = self.coco.imgs[image_id]
+        path = self.image_dir / info["file_name"]
+        image = load_rgb(path)  # DatasetError naming the file if it is missing, truncated or not an image
+        if image.size != (info["width"], info["height"]):
+            raise DatasetError(f"{path} is {image.width}x{image.height} pixels but {self.annotation_file} says "
+                               f"{info['width']}x{info['height']} (image id {image_id}): its boxes would be wrong")
+        boxes, labels = self.targets[index]
+        target = {"boxes": torch.from_numpy(boxes.copy()), "labels": torch.from_numpy(labels.copy()),
+                  "image_id": image_id, "orig_size": (image.height, image.width)}
+        return self.transform(image, to_tv_target(target, (image.height, image.width)))
+
+
+def collate_detection(batch):
+    """Images differ in size: keep lists (the detectors batch them after their own resize)."""
+    images, targets = zip(*batch)
+    return list(images), list(targets)
+
+
+# ---------------------------------------------------------------------------------------------- data module
+class COCODataModule(pl.LightningDataModule):
+    """COCO-format detection data (see the module docstring).
+
+    Args:
+        root: dataset folder; None generates the embedded default into the cache (data.cache).
+        train_images, val_images: image folders; train_annotations, val_annotations: json files (relative to root,
+            or absolute). COCO has no labelled test split: validation and test both use the val split.
+        augment: "ssd" | "flip" | "none" (data.detection_transforms).
+        batch_size, num_workers: DataLoader settings (per process under DDP).
+        seed: seeds the training shuffle (and through it the workers' augmentation).
+        generator: parameters of the embedded default (data.generate.coco_shapes.DEFAULT_PARAMS); root=None only.
+        min_box_size: boxes narrower or shorter than this (px, after clipping or cropping) are dropped.
+        image_size: the model's input side; read by the model config, unused here (the detectors resize).
+        train_size: resize training images to train_size x train_size after augmentation (None: leave it to the
+            model; the result is the same, only the batches are smaller).
+        zoom_out_max: largest canvas side / image side of the "ssd" zoom-out.
+    """
+
+    def __init__(self, root: str | None = None, train_images: str = "train2017", val_images: str = "val2017",
+                 train_annotations: str = "annotations/instances_train2017.json",
+                 val_annotations: str = "annotations/instances_val2017.json", augment: str = "ssd",
+                 batch_size: int = 16, num_workers: int = 2, seed: int = 0, generator: dict | None = None,
+                 min_box_size: float = 1.0, image_size: int | None = None, train_size: int | None = None,
+                 zoom_out_max: float = 2.0):
+        super().__init__()
+        if augment not in AUGMENTS:
+            raise ValueError(f"data.augment must be one of {list(AUGMENTS)}, got {augment!r}")
+        if root is None:
+            from .generate.coco_shapes import ensure_coco_shapes
+            self.root = ensure_coco_shapes(generator)
+        else:
+            if generator:
+                raise ValueError("data.generator only applies to the embedded default (data.root=null)")
+            self.root = Path(root).expanduser()
+            if not self.root.is_dir():
+                raise DatasetError(f"COCO root not found: {self.root}; {ROOT_HINT}")
+        self.paths = {"train": (self.root / train_annotations, self.root / train_images),
+                      "val": (self.root / val_annotations, self.root / val_images)}
+        for annotation_file, image_dir in self.paths.values():
+            if not annotation_file.is_file():
+                raise DatasetError(f"COCO annotation file not found: {annotation_file}; {ROOT_HINT}")
+            if not image_dir.is_dir():
+                raise DatasetError(f"COCO image folder not found: {image_dir}; {ROOT_HINT}")
+        self.augment, self.batch_size, self.num_workers, self.seed = augment, batch_size, num_workers, seed
+        self.min_box_size, self.image_size, self.train_size = min_box_size, image_size, train_size
+        self.zoom_out_max = zoom_out_max
+
+        self._coco: dict[str, COCO] = {"val": load_coco(self.paths["val"][0], min_box_size)}
+        self.categories = category_table(self._coco["val"])
+        self.category_ids = [cid for cid, _ in self.categories]
+        self.class_names = [name for _, name in self.categories]
+        self.label_of = {cid: i + 1 for i, cid in enumerate(self.category_ids)}
+        self._category_tensor = torch.tensor(self.category_ids, dtype=torch.int64)
+        self.datasets: dict[str, COCODetection] = {}
+
+    @property
+    def num_classes(self) -> int:
+        """Foreground categories K (labels 1..K; the detectors add background 0)."""
+        return len(self.category_ids)
+
+    def to_coco_category(self, labels):
+        """Contiguous labels (1..K) -> COCO category ids: a tensor gives a tensor, a sequence a list, an int an int."""
+        as_tensor = torch.as_tensor(labels, dtype=torch.int64)
+        if as_tensor.numel() and (as_tensor.min() < 1 or as_tensor.max() > self.num_classes):
+            raise ValueError(f"labels must be in 1..{self.num_classes}, got {as_tensor.unique().tolist()}")
+        ids = self._category_tensor.to(as_tensor.device)[as_tensor - 1]
+        if isinstance(labels, torch.Tensor):
+            return ids
+        return int(ids) if ids.dim() == 0 else ids.tolist()
+
+    def to_label(self, category_ids):
+        """COCO category ids -> contiguous labels (1..K); unknown ids are a KeyError naming them."""
+        if isinstance(category_ids, (int, np.integer)):
+            return self.label_of[int(category_ids)]
+        return [self.label_of[int(c)] for c in category_ids]
+
+    def coco_gt(self, split: str = "val") -> COCO:
+        """The pycocotools index of a split's cleaned annotations (what COCOeval scores against)."""
+        if split not in self.paths:
+            raise ValueError(f"split must be one of {list(self.paths)}, got {split!r}")
+        if split not in self._coco:
+            self._coco[split] = load_coco(self.paths[split][0], self.min_box_size)
+            if category_table(self._coco[split]) != self.categories:
+                raise DatasetError(f"{self.paths[split][0]} and {self.paths['val'][0]} list different categories "
+                                   f"({category_table(self._coco[split])} vs {self.categories}): both splits "
+                                   f"need the same 'categories'")
+        return self._coco[split]
+
+    def _dataset(self, split: str, train: bool) -> COCODetection:
+        transform = detection_transforms(train, self.augment if train else "none", zoom_out_max=self.zoom_out_max,
+                                         train_size=self.train_size, min_box_size=self.min_box_size)
+        annotation_file, image_dir = self.paths[split]
+        dataset = COCODetection(self.coco_gt(split), image_dir, annotation_file, self.label_of, transform)
+        dataset.check_files()
+        return dataset
+
+    def setup(self, stage: str | None = None) -> None:
+        if "val" not in self.datasets:
+            self.datasets["val"] = self._dataset("val", train=False)
+        if stage in ("fit", None) and "train" not in self.datasets:
+            self.datasets["train"] = self._dataset("train", train=True)
+
+    def _loader(self, split: str, train: bool) -> DataLoader:
+        if split not in self.datasets:
+            self.setup("fit" if train else "test")
+        dataset = self.datasets[split]
+        return DataLoader(dataset, batch_size=self.batch_size, shuffle=train, collate_fn=collate_detection,
+                          num_workers=self.num_workers, persistent_workers=self.num_workers > 0,
+                          pin_memory=torch.cuda.is_available(), drop_last=train and len(dataset) > self.batch_size,
+                          generator=torch.Generator().manual_seed(self.seed) if train else None)
+
+    def train_dataloader(self) -> DataLoader:
+        return self._loader("train", train=True)
+
+    def val_dataloader(self) -> DataLoader:
+        return self._loader("val", train=False)
+
+    def test_dataloader(self) -> DataLoader:
+        """The val split again, in the same fixed order (COCO's test-dev labels are not public)."""
+        return self._loader("val", train=False)

@@ -1,0 +1,435 @@
+"""COCO reader, embedded generator and detection transforms: the generated format read by pycocotools, the label
+mapping, crowd and empty images, boxes following the augmentations, and every kind of bad input."""
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+from pycocotools import mask as mask_util
+from pycocotools.coco import COCO
+from torchvision import tv_tensors
+
+from data.coco import COCODataModule, collate_detection
+from data.detection_transforms import MEAN_FILL, detection_transforms
+from data.errors import DatasetError
+from data.generate.coco_shapes import (CATEGORIES, annotation, ensure_coco_shapes, generate_coco_shapes,
+                                      resolve_params)
+
+from conftest import compose_config
+
+TINY = {"train_images": 10, "val_images": 8, "min_side": 64, "max_side": 80, "crowd_prob": 0.5, "empty_prob": 0.2}
+
+
+@pytest.fixture(scope="module")
+def shapes_root(tmp_path_factory) -> Path:
+    return generate_coco_shapes(tmp_path_factory.mktemp("shapes") / "root", TINY)
+
+
+def module(root, **kw) -> COCODataModule:
+    return COCODataModule(root=str(root), batch_size=4, num_workers=0, **kw)
+
+
+# ----------------------------------------------------------------------------------------- generated dataset
+def test_generated_dataset_is_real_coco(shapes_root):
+    for split, count in (("train2017", 10), ("val2017", 8)):
+        path = shapes_root / "annotations" / f"instances_{split}.json"
+        coco = COCO(str(path))  # pycocotools' own loader
+        raw = json.loads(path.read_text())
+        assert {"info", "licenses", "images", "annotations", "categories"} <= set(raw)
+        assert sorted(coco.getCatIds()) == [1, 3, 7, 8, 12, 20]  # non-contiguous, like COCO's
+        assert len(coco.getImgIds()) == count
+        for image in coco.loadImgs(coco.getImgIds()):
+            with Image.open(shapes_root / split / image["file_name"]) as im:
+                assert im.size == (image["width"], image["height"]) and 64 <= min(im.size) <= max(im.size) <= 80
+        for ann in coco.loadAnns(coco.getAnnIds()):
+            x, y, w, h = ann["bbox"]
+            image = coco.imgs[ann["image_id"]]
+            assert 0 <= x and 0 <= y and x + w <= image["width"] and y + h <= image["height"] and w > 0 and h > 0
+            mask = coco.annToMask(ann)  # the visible pixels (at least half covered); the box holds them ...
+            ys, xs = np.nonzero(mask)
+            assert x - 1 <= xs.min() and xs.max() + 1 <= x + w + 1 and y - 1 <= ys.min() and ys.max() + 1 <= y + h + 1
+            if not ann["iscrowd"]:  # ... tightly (a crowd's tiny shapes may cover no pixel by half)
+                assert abs(xs.min() - x) <= 1 and abs(xs.max() + 1 - (x + w)) <= 1
+                assert abs(ys.min() - y) <= 1 and abs(ys.max() + 1 - (y + h)) <= 1
+            assert ann["area"] == pytest.approx(mask.sum(), rel=0.25, abs=4)
+            assert mask_util.area(ann["segmentation"]) == mask.sum()
+
+
+def test_annotation_box_is_tight_around_the_visible_pixels():
+    """A hand-made supersampled mask (2x): the box, area and RLE follow from it by hand."""
+    visible = np.zeros((40, 60), bool)  # a 30x20 image at 2x
+    visible[7:20, 11:30] = True          # image rows 3.5..10, columns 5.5..15
+    visible[7, 11] = False               # a corner pixel off does not change the box
+    ann = annotation({"category_id": 7, "iscrowd": 0, "visible": visible}, ann_id=3, image_id=9)
+    assert ann["bbox"] == [5.5, 3.5, 9.5, 6.5] and ann["area"] == (13 * 19 - 1) / 4
+    assert (ann["id"], ann["image_id"], ann["category_id"], ann["iscrowd"]) == (3, 9, 7, 0)
+    mask = mask_util.decode(ann["segmentation"])  # image pixels at least half covered
+    assert mask.shape == (20, 30) and np.argwhere(mask).min(0).tolist() == [3, 5]  # half-covered edges are in
+    assert np.argwhere(mask).max(0).tolist() == [9, 14] and mask[3, 5] == 0  # a quarter is out
+    assert annotation({"category_id": 1, "iscrowd": 0, "visible": np.zeros((8, 8), bool)}, 1, 1) is None
+
+
+def test_generation_is_deterministic(shapes_root, tmp_path):
+    again = generate_coco_shapes(tmp_path / "again", TINY)
+    for name in ("instances_train2017.json", "instances_val2017.json"):
+        assert (again / "annotations" / name).read_bytes() == (shapes_root / "annotations" / name).read_bytes()
+    for path in sorted((shapes_root / "val2017").glob("*.jpg"))[:4]:
+        assert path.read_bytes() == (again / "val2017" / path.name).read_bytes()
+
+
+def test_generator_parameters_and_cache_folder(tmp_path):
+    with pytest.raises(KeyError, match="train_imagez"):
+        resolve_params({"train_imagez": 3})
+    params = {"train_images": 2, "val_images": 2, "min_side": 48, "max_side": 48}
+    folder = ensure_coco_shapes(params, cache_dir=tmp_path)
+    assert folder.name.startswith("coco_shapes_generated-") and (folder / "val2017").is_dir()
+    stamp = (folder / "annotations" / "instances_val2017.json").stat().st_mtime_ns
+    assert ensure_coco_shapes(params, cache_dir=tmp_path) == folder  # complete: not regenerated
+    assert (folder / "annotations" / "instances_val2017.json").stat().st_mtime_ns == stamp
+    assert ensure_coco_shapes({**params, "seed": 1}, cache_dir=tmp_path) != folder
+
+
+def test_generated_variety(tmp_path):
+    """Empty images, crowd regions, small and large objects and several objects per image all occur."""
+    root = generate_coco_shapes(tmp_path / "v", {"train_images": 0, "val_images": 60, "min_side": 96,
+                                                 "max_side": 96, "crowd_prob": 0.2})
+    coco = COCO(str(root / "annotations" / "instances_val2017.json"))
+    per_image = [len(coco.getAnnIds(imgIds=i, iscrowd=False)) for i in coco.getImgIds()]
+    assert 0 in per_image and max(per_image) >= 3
+    anns = coco.loadAnns(coco.getAnnIds())
+    assert any(a["iscrowd"] for a in anns)
+    sides = [max(a["bbox"][2:]) / 96 for a in anns if not a["iscrowd"]]
+    assert min(sides) < 0.12 and max(sides) > 0.4
+    assert {a["category_id"] for a in anns} == {cid for cid, _ in CATEGORIES}
+
+
+# -------------------------------------------------------------------------------------------- data module
+def test_category_mapping_round_trip(shapes_root):
+    dm = module(shapes_root)
+    assert dm.num_classes == 6 and dm.category_ids == [1, 3, 7, 8, 12, 20]
+    assert dm.class_names == ["circle", "square", "triangle", "star", "cross", "ring"]
+    labels = list(range(1, 7))
+    assert dm.to_coco_category(labels) == [1, 3, 7, 8, 12, 20]
+    assert dm.to_label(dm.to_coco_category(labels)) == labels
+    assert torch.equal(dm.to_coco_category(torch.tensor([6, 1, 4])), torch.tensor([20, 1, 8]))
+    assert dm.to_coco_category(5) == 12
+    with pytest.raises(ValueError, match="1..6"):
+        dm.to_coco_category([0])
+    with pytest.raises(KeyError):
+        dm.to_label([2])
+
+
+def test_val_batches_match_the_annotations(shapes_root):
+    """Val/test: every image, in fixed id order, unresized, with its non-crowd boxes (XYXY) and labels."""
+    dm = module(shapes_root, augment="ssd")
+    dm.setup("test")
+    gt = COCO(str(shapes_root / "annotations" / "instances_val2017.json"))  # independent reading
+    seen = []
+    for loader in (dm.val_dataloader(), dm.test_dataloader()):
+        ids = []
+        for images, targets in loader:
+            assert isinstance(images, list) and isinstance(targets, list)
+            for image, target in zip(images, targets):
+                info = gt.imgs[target["image_id"]]
+                assert image.dtype == torch.float32 and image.shape == (3, info["height"], info["width"])
+                assert 0 <= image.min() and image.max() <= 1
+                assert target["orig_size"] == (info["height"], info["width"])
+                anns = gt.loadAnns(gt.getAnnIds(imgIds=info["id"], iscrowd=False))
+                expected = torch.tensor([[a["bbox"][0], a["bbox"][1], a["bbox"][0] + a["bbox"][2],
+                                          a["bbox"][1] + a["bbox"][3]] for a in anns]).reshape(-1, 4)
+                assert target["boxes"].dtype == torch.float32 and torch.allclose(target["boxes"], expected)
+                assert target["labels"].dtype == torch.int64
+                assert dm.to_coco_category(target["labels"].tolist()) == [a["category_id"] for a in anns]
+                ids.append(target["image_id"])
+        seen.append(ids)
+    assert seen[0] == seen[1] == sorted(gt.getImgIds())
+    assert dm.coco_gt("val").getImgIds() == gt.getImgIds()
+
+
+def test_crowd_excluded_from_targets_kept_in_ground_truth_and_empty_images_kept(shapes_root):
+    dm = module(shapes_root, augment="none")
+    dm.setup("fit")
+    gt = dm.coco_gt("train")
+    crowd_images = {a["image_id"] for a in gt.loadAnns(gt.getAnnIds(iscrowd=True))}
+    assert crowd_images, "TINY has crowd_prob 0.5"
+    empty = [i for i in gt.getImgIds() if not gt.getAnnIds(imgIds=i)]
+    assert empty, "TINY has empty_prob 0.2"
+    dataset = dm.datasets["train"]
+    assert len(dataset) == 10  # nothing dropped
+    for index, image_id in enumerate(dataset.ids):
+        _, target = dataset[index]
+        assert len(target["boxes"]) == len(gt.getAnnIds(imgIds=image_id, iscrowd=False))
+        if image_id in empty:
+            assert target["boxes"].shape == (0, 4) and target["labels"].shape == (0,)
+
+
+def test_train_batches_and_seeded_order(shapes_root):
+    def first_ids(seed):
+        dm = module(shapes_root, augment="ssd", seed=seed, train_size=48)
+        images, targets = next(iter(dm.train_dataloader()))
+        assert all(im.shape == (3, 48, 48) for im in images)
+        for t in targets:
+            b = t["boxes"]
+            assert len(b) == len(t["labels"]) and ((b >= 0) & (b <= 48)).all()
+        return [t["image_id"] for t in targets]
+    torch.manual_seed(0)
+    assert first_ids(0) == first_ids(0)
+    assert any(first_ids(0) != first_ids(s) for s in (1, 2, 3))
+
+
+def test_collate_keeps_lists():
+    a, b = torch.zeros(3, 4, 5), torch.zeros(3, 6, 7)
+    images, targets = collate_detection([(a, {"image_id": 1}), (b, {"image_id": 2})])
+    assert images[0] is a and images[1] is b and [t["image_id"] for t in targets] == [1, 2]
+
+
+def test_config_builds_the_module(tmp_path):
+    from hydra.utils import instantiate
+    cfg = compose_config(["task=ssd", "data.generator={train_images: 2, val_images: 2, min_side: 48, max_side: 48}",
+                          "data.num_workers=0"])
+    assert cfg.data._target_ == "data.coco.COCODataModule" and cfg.image_size == cfg.data.image_size
+    dm = instantiate(cfg.data, _convert_="all")
+    assert dm.num_classes == 6 and dm.augment == "ssd" and dm.image_size == cfg.image_size
+
+
+# ------------------------------------------------------------------------------------------------ transforms
+def scene(seed=0, size=(90, 120)):
+    """An image with three labelled rectangles, and per object a mask whose value is its label: the masks follow
+    the same geometric transforms as the boxes (not the photometric ones), so boxes can be checked against them."""
+    rng = np.random.default_rng(seed)
+    h, w = size
+    pixels = rng.integers(0, 255, (h, w, 3), dtype=np.uint8)
+    boxes, masks = [], []
+    for label, (x0, y0, x1, y1) in zip((3, 5, 6), ((5, 10, 40, 50), (50, 20, 110, 60), (20, 60, 45, 85))):
+        boxes.append([x0, y0, x1, y1])
+        m = np.zeros((h, w), np.uint8)
+        m[y0:y1, x0:x1] = label
+        masks.append(m)
+    target = {"boxes": tv_tensors.BoundingBoxes(torch.tensor(boxes, dtype=torch.float32), format="XYXY",
+                                                canvas_size=(h, w)),
+              "labels": torch.tensor([3, 5, 6]), "masks": tv_tensors.Mask(torch.from_numpy(np.stack(masks))),
+              "image_id": 7, "orig_size": (h, w)}
+    return Image.fromarray(pixels), target
+
+
+def test_flip_mirrors_boxes_and_pixels():
+    image, target = scene()
+    original = torch.from_numpy(np.array(image)).permute(2, 0, 1).float() / 255
+    flips = 0
+    torch.manual_seed(0)
+    for _ in range(20):
+        out, t = detection_transforms(True, "flip")(image, target)
+        assert t["image_id"] == 7 and t["orig_size"] == (90, 120) and torch.equal(t["labels"], target["labels"])
+        if torch.equal(t["boxes"], target["boxes"]):
+            assert torch.allclose(out, original)
+        else:
+            flips += 1
+            mirrored = target["boxes"].clone()
+            mirrored[:, [0, 2]] = 120 - target["boxes"][:, [2, 0]]
+            assert torch.equal(t["boxes"], mirrored) and torch.allclose(out, original.flip(-1))
+    assert 3 <= flips <= 17
+
+
+def test_none_and_eval_leave_everything():
+    image, target = scene()
+    for transform in (detection_transforms(True, "none"), detection_transforms(False, "ssd")):
+        out, t = transform(image, target)
+        assert out.shape == (3, 90, 120) and out.dtype == torch.float32
+        assert type(t["boxes"]) is torch.Tensor and torch.equal(t["boxes"], target["boxes"].as_subclass(torch.Tensor))
+
+
+@pytest.mark.parametrize("train_size", [None, 64])
+def test_ssd_augment_boxes_follow_crops_and_labels_stay_with_boxes(train_size):
+    image, target = scene()
+    transform = detection_transforms(True, "ssd", train_size=train_size)
+    torch.manual_seed(0)
+    changed = filled = 0
+    for _ in range(40):
+        out, t = transform(image, target)
+        filled += bool(((out * 255).round() == torch.tensor(MEAN_FILL)[:, None, None]).all(0).any())
+        _, h, w = out.shape
+        boxes, labels, masks = t["boxes"], t["labels"], t["masks"]
+        assert len(boxes) == len(labels) == len(masks) and labels.dtype == torch.int64
+        assert ((boxes[:, 0] >= 0) & (boxes[:, 1] >= 0) & (boxes[:, 2] <= w) & (boxes[:, 3] <= h)).all()
+        assert ((boxes[:, 2] - boxes[:, 0] >= 1) & (boxes[:, 3] - boxes[:, 1] >= 1)).all()
+        changed += out.shape[1:] != (90, 120) if train_size is None else not torch.equal(boxes, target["boxes"])
+        for box, label, mask in zip(boxes, labels, masks):
+            ys, xs = torch.nonzero(mask, as_tuple=True)
+            assert len(ys) and set(mask[ys, xs].unique().tolist()) == {int(label)}  # this box's own object
+            tol = 1.5 if train_size is None else 2.5  # resize: boxes scale exactly, nearest-neighbour masks not
+            assert abs(xs.min() - box[0]) <= tol and abs(xs.max() + 1 - box[2]) <= tol
+            assert abs(ys.min() - box[1]) <= tol and abs(ys.max() + 1 - box[3]) <= tol
+        if train_size:
+            assert out.shape == (3, train_size, train_size)
+    assert changed >= 10  # zoom-outs and crops happen
+    assert filled >= 3  # zoom-out canvases are filled with the mean colour
+
+
+def test_ssd_augment_on_an_image_without_boxes():
+    image, _ = scene()
+    empty = {"boxes": tv_tensors.BoundingBoxes(torch.zeros(0, 4), format="XYXY", canvas_size=(90, 120)),
+             "labels": torch.zeros(0, dtype=torch.int64)}
+    torch.manual_seed(0)
+    for _ in range(10):
+        out, t = detection_transforms(True, "ssd")(image, empty)
+        assert t["boxes"].shape == (0, 4) and out.dim() == 3
+
+
+def test_unknown_augment():
+    with pytest.raises(ValueError, match="augment"):
+        detection_transforms(True, "mosaic")
+
+
+# ------------------------------------------------------------------------------------------------- bad input
+CATS = [{"id": 4, "name": "cat", "supercategory": "animal"}, {"id": 9, "name": "dog", "supercategory": "animal"}]
+
+
+def write_dataset(root: Path, annotations: list[dict] | None = None, images: list[dict] | None = None,
+                  categories: list[dict] | None = None) -> Path:
+    """A tiny hand-written COCO dataset (train = val) with real image files."""
+    images = images if images is not None else [
+        {"id": 11, "file_name": "a.jpg", "width": 64, "height": 48},
+        {"id": 12, "file_name": "b.jpg", "width": 40, "height": 40}]
+    annotations = annotations if annotations is not None else [
+        {"id": 1, "image_id": 11, "category_id": 9, "bbox": [4, 5, 20, 10], "area": 200, "iscrowd": 0}]
+    for split in ("train2017", "val2017"):
+        (root / split).mkdir(parents=True, exist_ok=True)
+        for image in images:
+            Image.new("RGB", (image["width"], image["height"]), (90, 120, 30)).save(root / split / image["file_name"])
+    (root / "annotations").mkdir(exist_ok=True)
+    data = {"images": images, "annotations": annotations, "categories": categories or CATS}
+    for split in ("train2017", "val2017"):
+        (root / "annotations" / f"instances_{split}.json").write_text(json.dumps(data, indent=1))
+    return root
+
+
+def test_hand_written_dataset_loads(tmp_path):
+    dm = module(write_dataset(tmp_path))
+    assert dm.category_ids == [4, 9] and dm.class_names == ["cat", "dog"]
+    dm.setup("fit")
+    images, targets = next(iter(dm.val_dataloader()))
+    assert targets[0]["image_id"] == 11 and targets[0]["labels"].tolist() == [2]
+    assert targets[0]["boxes"].tolist() == [[4, 5, 24, 15]]
+    assert targets[1]["boxes"].shape == (0, 4)  # image without objects
+
+
+def test_malformed_json_names_file_and_position(tmp_path):
+    root = write_dataset(tmp_path)
+    path = root / "annotations" / "instances_val2017.json"
+    path.write_text('{\n  "images": [\n    {"id": 1,, "file_name": "a.jpg"}\n  ]\n}')
+    with pytest.raises(DatasetError, match=r"instances_val2017\.json: malformed JSON at line 3, column 14"):
+        module(root)
+
+
+def test_annotation_with_unknown_image_id(tmp_path):
+    root = write_dataset(tmp_path, [{"id": 77, "image_id": 999, "category_id": 4, "bbox": [1, 1, 5, 5]}])
+    with pytest.raises(DatasetError, match=r"instances_val2017\.json: annotation id 77 refers to image_id 999"):
+        module(root)
+
+
+def test_annotation_with_unknown_category(tmp_path):
+    root = write_dataset(tmp_path, [{"id": 78, "image_id": 11, "category_id": 42, "bbox": [1, 1, 5, 5]}])
+    with pytest.raises(DatasetError, match=r"instances_val2017\.json: annotation id 78 has category_id 42.*\[4, 9\]"):
+        module(root)
+
+
+@pytest.mark.parametrize("entry, message", [
+    ({"id": 5, "image_id": 11, "bbox": [1, 1, 5, 5]}, r"annotation id 5 has no \['category_id'\]"),
+    ({"id": 5, "image_id": 11, "category_id": 4, "bbox": [1, 1, 5]}, r"annotation id 5 has bbox \[1, 1, 5\]"),
+    ({"image_id": 11, "category_id": 4, "bbox": [1, 1, 5, 5]}, r"annotations\[0\] has no \['id'\]"),
+])
+def test_malformed_annotation_entries(tmp_path, entry, message):
+    with pytest.raises(DatasetError, match=message):
+        module(write_dataset(tmp_path, [entry]))
+
+
+def test_duplicate_ids(tmp_path):
+    ann = {"id": 5, "image_id": 11, "category_id": 4, "bbox": [1, 1, 5, 5]}
+    with pytest.raises(DatasetError, match="annotation id 5 is listed twice"):
+        module(write_dataset(tmp_path / "a", [ann, ann]))
+    image = {"id": 3, "file_name": "x.jpg", "width": 8, "height": 8}
+    with pytest.raises(DatasetError, match="image id 3 is listed twice"):
+        module(write_dataset(tmp_path / "b", [], [image, {**image, "file_name": "y.jpg"}]))
+
+
+def test_boxes_outside_the_image_clipped_degenerate_dropped_with_count(tmp_path, caplog):
+    anns = [{"id": 1, "image_id": 11, "category_id": 4, "bbox": [-10, 5, 30, 20]},     # clipped to [0, 5, 20, 20]
+            {"id": 2, "image_id": 11, "category_id": 9, "bbox": [50, 40, 30, 30]},     # clipped to [50, 40, 14, 8]
+            {"id": 3, "image_id": 11, "category_id": 9, "bbox": [70, 10, 5, 5]},       # wholly outside: dropped
+            {"id": 4, "image_id": 12, "category_id": 4, "bbox": [10, 10, 0.4, 8]},     # thinner than 1 px: dropped
+            {"id": 5, "image_id": 12, "category_id": 4, "bbox": [10, 39.5, 5, 5]}]     # 0.5 px high once clipped
+    root = write_dataset(tmp_path, anns)
+    with caplog.at_level(logging.WARNING, logger="data.coco"):
+        dm = module(root)
+    assert "dropped 3 annotation(s)" in caplog.text and "instances_val2017.json" in caplog.text
+    gt = dm.coco_gt("val")
+    assert sorted(gt.anns) == [1, 2]
+    assert gt.anns[1]["bbox"] == [0, 5, 20, 20] and gt.anns[2]["bbox"] == [50, 40, 14, 8]
+    dm.setup("test")
+    _, target = dm.datasets["val"][0]
+    assert target["boxes"].tolist() == [[0, 5, 20, 25], [50, 40, 64, 48]] and target["labels"].tolist() == [1, 2]
+    # a stricter min_box_size drops more
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="data.coco"):
+        assert sorted(module(root, min_box_size=10).coco_gt("val").anns) == [1]
+    assert "dropped 4 annotation(s)" in caplog.text
+
+
+@pytest.mark.parametrize("damage", ["garbage", "truncated"])
+def test_unreadable_image_names_the_file(tmp_path, damage):
+    root = write_dataset(tmp_path)
+    path = root / "val2017" / "b.jpg"
+    if damage == "garbage":
+        path.write_bytes(b"this is not a jpeg")
+    else:
+        Image.fromarray(np.random.default_rng(0).integers(0, 255, (40, 40, 3), dtype=np.uint8)).save(path)
+        path.write_bytes(path.read_bytes()[:300])
+    dm = module(root)
+    dm.setup("test")
+    with pytest.raises(DatasetError, match=r"val2017/b\.jpg"):
+        for _ in dm.val_dataloader():
+            pass
+
+
+def test_image_size_disagreeing_with_the_json(tmp_path):
+    root = write_dataset(tmp_path)
+    Image.new("RGB", (41, 40)).save(root / "val2017" / "b.jpg")
+    dm = module(root)
+    dm.setup("test")
+    with pytest.raises(DatasetError, match=r"b\.jpg is 41x40 pixels but .*instances_val2017\.json says 40x40"):
+        dm.datasets["val"][1]
+
+
+def test_missing_paths_say_how_to_fix(tmp_path):
+    with pytest.raises(DatasetError, match=r"COCO root not found: .*nowhere.*data\.root=null"):
+        module(tmp_path / "nowhere")
+    root = write_dataset(tmp_path / "ds")
+    shutil.rmtree(root / "train2017")
+    with pytest.raises(DatasetError, match=r"image folder not found: .*train2017.*data\.root=null"):
+        module(root)
+    root = write_dataset(tmp_path / "ds1")
+    (root / "annotations" / "instances_val2017.json").unlink()
+    with pytest.raises(DatasetError, match=r"annotation file not found: .*instances_val2017\.json.*data\.root="):
+        module(root)
+    root = write_dataset(tmp_path / "ds2")
+    (root / "train2017" / "a.jpg").unlink()
+    dm = module(root)
+    with pytest.raises(DatasetError, match=r"1 image\(s\) listed in .*instances_train2017\.json are not in .*a\.jpg"):
+        dm.setup("fit")
+    with pytest.raises(ValueError, match="data.generator only applies"):
+        module(root, generator={"seed": 1})
+
+
+def test_absolute_paths_and_disagreeing_categories(tmp_path):
+    root = write_dataset(tmp_path / "ds")
+    other = write_dataset(tmp_path / "other", categories=[*CATS, {"id": 10, "name": "cow"}])
+    dm = module(root, train_annotations=str(other / "annotations" / "instances_train2017.json"))
+    assert dm.num_classes == 2
+    with pytest.raises(DatasetError, match="list different categories"):
+        dm.setup("fit")
