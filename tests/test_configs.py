@@ -66,7 +66,7 @@ def test_image_folder_data_option(tmp_path):
             (tmp_path / "photos" / cls / f"{i}.jpg").write_bytes(b"")  # listed, not decoded, at construction
     cfg = compose_config(["task=dogs", "data=image_folder", f"data.root={tmp_path / 'photos'}"], tmp_path)
     datamodule = instantiate(cfg.data, _convert_="all")
-    assert datamodule.class_names == ["a", "b"] and datamodule.image_size == 96  # the task's image size
+    assert datamodule.class_names == ["a", "b"] and datamodule.image_size == 128  # the task's image size
 
 
 def test_command_line_beats_task_defaults(tmp_path):

@@ -29,10 +29,10 @@ from PIL import Image, ImageDraw
 from data.cache import default_cache_dir, ensure_generated
 
 DEFAULT_PARAMS: dict = {
-    "version": 4,             # bump when the drawing code changes, so caches are regenerated
+    "version": 5,             # bump when the drawing code changes, so caches are regenerated
     "seed": 0,
-    "num_classes": 30,        # a seeded subset of the len(BREED_TRAITS) combinations
-    "train_per_class": 100,
+    "num_classes": 24,        # a seeded subset of the len(BREED_TRAITS) combinations
+    "train_per_class": 120,
     "test_per_class": 30,
     "image_size": 128,        # stored images are image_size x image_size
     "jpeg_quality": 90,
@@ -116,14 +116,14 @@ def figure_parts(traits: dict[str, str], rng: np.random.Generator) -> dict[str, 
     tail_root = np.array([-0.47, -0.06])
     tail_len = rng.uniform(0.85, 1.15)
     if traits["tail"] == "curled":  # a ring over the back
-        r = 0.085 * tail_len
+        r = 0.12 * tail_len
         up_back = -2.2 + rng.uniform(-0.3, 0.3)
         centre = tail_root + r * np.array([math.cos(up_back), math.sin(up_back)])
         start = up_back + math.pi  # the point of the ring at the tail root
-        tail = thick_polyline(arc(centre[0], centre[1], r, start, start + 1.7 * math.pi), 0.045)
+        tail = thick_polyline(arc(centre[0], centre[1], r, start, start + 1.7 * math.pi), 0.06)
     else:
         if traits["tail"] == "plume":  # long, thick, raised
-            angle, length, widths = -2.25 + rng.uniform(-0.3, 0.3), 0.36 * tail_len, np.array([0.09, 0.07, 0.02])
+            angle, length, widths = -2.25 + rng.uniform(-0.3, 0.3), 0.42 * tail_len, np.array([0.13, 0.11, 0.03])
         else:  # "hanging": long, thin, down
             angle, length, widths = 2.1 + rng.uniform(-0.3, 0.3), 0.36 * tail_len, np.array([0.045, 0.035, 0.02])
         bend = rng.uniform(-0.25, 0.25)
@@ -138,7 +138,7 @@ def figure_parts(traits: dict[str, str], rng: np.random.Generator) -> dict[str, 
         direction = np.array([math.cos(a), math.sin(a)])
         side = np.array([-direction[1], direction[0]])
         base = np.array([hx, hy]) + 0.8 * head_r * direction
-        size = head_r * rng.uniform(0.9, 1.15)
+        size = head_r * rng.uniform(1.2, 1.45)
         if traits["ears"] == "pointed":
             ears.append(np.stack([base + 0.45 * size * side, base + 1.2 * size * direction, base - 0.45 * size * side]))
         elif traits["ears"] == "round":
@@ -159,12 +159,12 @@ def figure_parts(traits: dict[str, str], rng: np.random.Generator) -> dict[str, 
     marks = []
     if traits["coat"] == "spotted":
         for _ in range(rng.integers(5, 9)):
-            r = rng.uniform(0.035, 0.06)
+            r = rng.uniform(0.045, 0.075)
             marks.append(ellipse(rng.uniform(-0.42, 0.42), rng.uniform(-body_ry, body_ry), r, r, 0, 12))
     elif traits["coat"] == "striped":
         count = rng.integers(3, 6)
         for x in np.linspace(-0.33, 0.3, count) + rng.uniform(-0.03, 0.03, count):
-            w, tilt = rng.uniform(0.035, 0.055), rng.uniform(-0.1, 0.1)
+            w, tilt = rng.uniform(0.045, 0.065), rng.uniform(-0.1, 0.1)
             marks.append(np.array([[x - w + tilt, -0.3], [x + w + tilt, -0.3], [x + w - tilt, 0.3], [x - w - tilt, 0.3]]))
     elif traits["coat"] == "saddled":
         marks.append(ellipse(rng.uniform(-0.12, 0.05), -body_ry * rng.uniform(0.45, 0.8), rng.uniform(0.26, 0.33),
@@ -201,7 +201,7 @@ def background(rng: np.random.Generator, size: int) -> Image.Image:
     texture = Image.fromarray(rng.integers(0, 256, (cells, cells), dtype=np.uint8)).resize((size, size),
                                                                                            Image.BILINEAR)
     mottled = Image.blend(field, texture.convert("RGB"), rng.uniform(0.1, 0.5))
-    return Image.blend(mottled, Image.new("RGB", (size, size), (128, 128, 128)), rng.uniform(0.2, 0.5))
+    return Image.blend(mottled, Image.new("RGB", (size, size), (128, 128, 128)), rng.uniform(0.3, 0.6))
 
 
 def random_colour(rng: np.random.Generator) -> tuple[int, int, int]:
@@ -276,7 +276,7 @@ def render(traits: dict[str, str], rng: np.random.Generator, params: dict) -> tu
     draw = ImageDraw.Draw(canvas)
     for _ in range(rng.poisson(params["clutter"])):
         clutter_shape(draw, rng, big)
-    dogs = [place(figure_parts(traits, rng), rng, big, (0.42, 0.62))]
+    dogs = [place(figure_parts(traits, rng), rng, big, (0.45, 0.65))]
     if rng.random() < params["second_dog_prob"]:
         dogs.append(place(figure_parts(traits, rng), rng, big, (0.22, 0.35)))
     for parts in dogs:
