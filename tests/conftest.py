@@ -5,8 +5,14 @@ import os
 from pathlib import Path
 
 import pytest
+import torch
 from hydra import compose, initialize_config_dir
 from omegaconf import DictConfig
+
+# The tests' models are tiny: one thread each avoids oversubscribing a small CI machine when DDP processes,
+# dataloader workers and train.py subprocesses run side by side (OpenMP threads spin on a busy core).
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+torch.set_num_threads(int(os.environ["OMP_NUM_THREADS"]))
 
 REPO = Path(__file__).resolve().parents[1]
 CONF_DIR = REPO / "conf"
