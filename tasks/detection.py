@@ -1,0 +1,251 @@
+"""Object detection (the paper's Table 13): SSD or Faster R-CNN on any backbone, scored with pycocotools.
+
+The models are built in `tasks.detectors`; this module trains them (the sum of torchvision's losses), evaluates
+with the official COCO evaluator on the validation split, saves the test detections as a COCO results json
+(`<run dir>/detections_test.json`, whose pycocotools evaluation gives exactly the logged `test/*` numbers) and
+draws a few validation images with their predictions (`<run dir>/predictions/*.png`).
+
+Metrics, logged as `val/<key>` and `test/<key>` with the same keys every time: AP (mAP@[.5:.95]), AP50, AP75,
+AP_small, AP_medium, AP_large, AR1, AR10, AR100: COCOeval's `stats[0:9]`. Like pycocotools, a size class with no
+ground-truth box in the evaluated images scores -1, not 0.
+
+The datamodule (data.coco.COCODataModule) provides the ground truth (`coco_gt("val")`), the mapping of the
+contiguous labels 1..K back to COCO category ids (`to_coco_category`) and `class_names`.
+"""
+from __future__ import annotations
+
+import contextlib
+import inspect
+import io
+import json
+import logging
+import os
+from pathlib import Path
+from typing import Any, Iterable
+
+import torch
+from pycocotools.coco import COCO
+from pycocotools.cocoeval import COCOeval
+from torchvision.io import write_png
+from torchvision.utils import draw_bounding_boxes
+
+from backbone import Backbone
+
+from .base import TaskModule
+from .detectors import BUILDERS
+
+log = logging.getLogger(__name__)
+
+METRICS = ("AP", "AP50", "AP75", "AP_small", "AP_medium", "AP_large", "AR1", "AR10", "AR100")
+DETECTIONS_FILE = "detections_test.json"
+PREDICTIONS_DIR = "predictions"
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# COCO evaluation helpers (also used by the tests to re-score a saved results json)
+# ---------------------------------------------------------------------------------------------------------------
+
+def to_coco_results(image_id: int, detection: dict[str, torch.Tensor], to_category) -> list[dict[str, Any]]:
+    """One image's torchvision detections (xyxy pixels, labels 1..K) as COCO result entries (xywh, category id)."""
+    boxes = detection["boxes"].detach().cpu().double()
+    if len(boxes) == 0:
+        return []
+    xywh = torch.cat([boxes[:, :2], boxes[:, 2:] - boxes[:, :2]], dim=1).tolist()
+    categories = list(to_category(detection["labels"].detach().cpu().tolist()))
+    scores = detection["scores"].detach().cpu().tolist()
+    return [{"image_id": int(image_id), "category_id": int(c), "bbox": [round(v, 2) for v in box],
+             "score": round(float(s), 5)} for box, c, s in zip(xywh, categories, scores)]
+
+
+def load_results(coco_gt: COCO, results: list[dict[str, Any]]) -> COCO:
+    """`coco_gt.loadRes(results)`, also for an empty list (which pycocotools cannot load): no detections at all."""
+    if results:
+        with contextlib.redirect_stdout(io.StringIO()):  # loadRes prints progress
+            return coco_gt.loadRes([dict(r) for r in results])  # it adds keys to the dicts it is given
+    empty = COCO()
+    empty.dataset = {"images": list(coco_gt.dataset["images"]), "categories": list(coco_gt.dataset["categories"]),
+                     "annotations": []}
+    with contextlib.redirect_stdout(io.StringIO()):
+        empty.createIndex()
+    return empty
+
+
+def coco_evaluate(coco_gt: COCO, results: list[dict[str, Any]],
+                  image_ids: Iterable[int] | None = None) -> tuple[dict[str, float], str]:
+    """pycocotools' bbox evaluation of `results` on `image_ids` (default: every GT image).
+
+    Returns the METRICS (COCOeval.stats[0:9]) and COCOeval's printed summary.
+    """
+    evaluator = COCOeval(coco_gt, load_results(coco_gt, results), "bbox")
+    if image_ids is not None:
+        evaluator.params.imgIds = sorted(int(i) for i in image_ids)
+    with contextlib.redirect_stdout(io.StringIO()) as printed:
+        evaluator.evaluate()
+        evaluator.accumulate()
+        evaluator.summarize()
+    return dict(zip(METRICS, (float(v) for v in evaluator.stats[:len(METRICS)]))), printed.getvalue()
+
+
+def _gather(per_image: dict[int, list[dict[str, Any]]]) -> dict[int, list[dict[str, Any]]]:
+    """Every rank's {image id: detections}, merged (a DistributedSampler's padded repeats count once)."""
+    if not (torch.distributed.is_available() and torch.distributed.is_initialized()
+            and torch.distributed.get_world_size() > 1):
+        return per_image
+    parts: list[dict | None] = [None] * torch.distributed.get_world_size()
+    torch.distributed.all_gather_object(parts, per_image)
+    merged: dict[int, list[dict[str, Any]]] = {}
+    for part in parts:
+        merged.update(part or {})
+    return merged
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# LightningModule
+# ---------------------------------------------------------------------------------------------------------------
+
+class DetectionTask(TaskModule):
+    """SSD or Faster R-CNN (torchvision) on a suite backbone, evaluated with pycocotools.
+
+    Args:
+        backbone: any suite backbone (SSD: its last two taps; Faster R-CNN: its stride-16 tap).
+        num_classes: foreground categories K (from the datamodule); the detector gets K + 1 (background 0).
+        architecture: "ssd" or "faster_rcnn".
+        detector: keyword arguments of `tasks.detectors.build_ssd` / `build_faster_rcnn` (sizes, anchors, heads,
+            post-processing).
+        num_visualized: validation images drawn with their predictions at test end.
+        visualize_score: smallest score drawn.
+        optimizer, scheduler: see tasks.optim.
+    """
+
+    def __init__(self, backbone: Backbone, num_classes: int, architecture: str = "ssd",
+                 detector: dict[str, Any] | None = None, num_visualized: int = 6, visualize_score: float = 0.3,
+                 optimizer: dict[str, Any] | None = None, scheduler: dict[str, Any] | None = None):
+        super().__init__(backbone, optimizer, scheduler)
+        if architecture not in BUILDERS:
+            raise ValueError(f"model.architecture must be one of {sorted(BUILDERS)}, got '{architecture}'")
+        if num_classes < 1:
+            raise ValueError(f"num_classes (foreground categories) must be >= 1, got {num_classes}")
+        self.save_hyperparameters(ignore=["backbone"])
+        builder, options = BUILDERS[architecture], dict(detector or {})
+        known = [p for p in inspect.signature(builder).parameters if p not in ("backbone", "num_classes")]
+        unknown = sorted(set(options) - set(known))
+        if unknown:
+            raise ValueError(f"model.detector: unknown key(s) {unknown} for architecture '{architecture}'; "
+                             f"valid keys: {known}")
+        self.detector = builder(backbone, num_classes + 1, **options)
+        self._freeze_unused_backbone()
+        self.num_classes = num_classes
+        self.num_visualized = num_visualized
+        self.visualize_score = visualize_score
+        self._detections: dict[str, dict[int, list[dict[str, Any]]]] = {"val": {}, "test": {}}
+        self._examples: list[tuple[int, torch.Tensor, dict[str, torch.Tensor], dict[str, torch.Tensor]]] = []
+
+    def _freeze_unused_backbone(self) -> None:
+        """Backbone layers the detector never runs (MobileNetV1's layer12-13 under an MLP box head) get no
+        gradient: freeze them, so optimizers and DDP skip them (they still count in `params`)."""
+        used = {id(p) for p in self.detector.parameters()}
+        unused = [name for name, p in self.backbone.named_parameters() if id(p) not in used]
+        if unused:
+            for name, param in self.backbone.named_parameters():
+                if id(param) not in used:
+                    param.requires_grad_(False)
+            blocks = sorted({".".join(n.split(".")[:2]) for n in unused})
+            log.info("backbone parts unused by this detector, frozen: %s", blocks)
+
+    def forward(self, images: torch.Tensor | list[torch.Tensor], targets: list[dict] | None = None):
+        """Eval mode: detections per image ({boxes xyxy in input pixels, labels 1..K, scores}); train mode with
+        targets: torchvision's loss dict. `images` is a batch tensor or a list of [3, H, W] tensors in [0, 1]."""
+        if isinstance(images, torch.Tensor):
+            images = list(images) if images.dim() == 4 else [images]
+        return self.detector(images, targets)
+
+    # -- training -------------------------------------------------------------------------------------------------
+    def training_step(self, batch, batch_idx):
+        images, targets = batch
+        losses = self(images, [{"boxes": t["boxes"], "labels": t["labels"]} for t in targets])
+        loss = sum(losses.values())
+        for name, value in losses.items():
+            self.log(f"train/{name}", value, batch_size=len(images))
+        self.log("train/loss", loss, prog_bar=True, batch_size=len(images))
+        return loss
+
+    # -- evaluation -----------------------------------------------------------------------------------------------
+    def _datamodule(self):
+        dm = getattr(self.trainer, "datamodule", None) if self._trainer is not None else None
+        missing = [a for a in ("coco_gt", "to_coco_category", "class_names") if not hasattr(dm, a)]
+        if missing:
+            raise RuntimeError(f"DetectionTask evaluates with the datamodule's COCO ground truth, but the trainer's "
+                               f"datamodule ({type(dm).__name__}) lacks {missing}: use data=coco "
+                               f"(data.coco.COCODataModule) or a datamodule with the same methods")
+        return dm
+
+    def _eval_step(self, batch, stage: str) -> None:
+        images, targets = batch
+        outputs = self(images)
+        to_category = self._datamodule().to_coco_category
+        for image, target, output in zip(images, targets, outputs):
+            image_id = int(target["image_id"])
+            self._detections[stage][image_id] = to_coco_results(image_id, output, to_category)
+            if stage == "test" and len(self._examples) < self.num_visualized:
+                self._examples.append((image_id, image.detach().cpu(),
+                                       {k: v.detach().cpu() for k, v in output.items()},
+                                       {"boxes": target["boxes"].detach().cpu()}))
+
+    def validation_step(self, batch, batch_idx):
+        self._eval_step(batch, "val")
+
+    def test_step(self, batch, batch_idx):
+        self._eval_step(batch, "test")
+
+    def on_validation_epoch_start(self) -> None:
+        self._detections["val"] = {}
+
+    def on_test_epoch_start(self) -> None:
+        self._detections["test"] = {}
+        self._examples = []
+
+    def _evaluate(self, stage: str) -> list[dict[str, Any]]:
+        """COCOeval on every rank's detections (gathered, so all ranks log the same numbers); returns them."""
+        per_image = _gather(self._detections[stage])
+        self._detections[stage] = {}
+        image_ids = sorted(per_image)
+        results = [r for i in image_ids for r in per_image[i]]
+        metrics, summary = coco_evaluate(self._datamodule().coco_gt("val"), results, image_ids)
+        log.info("%s COCO bbox evaluation on %d images, %d detections:\n%s", stage, len(image_ids), len(results),
+                 summary)
+        for name, value in metrics.items():
+            self.log(f"{stage}/{name}", value, prog_bar=name == "AP", sync_dist=False)  # identical on every rank
+        return results
+
+    def on_validation_epoch_end(self) -> None:
+        if not self.trainer.sanity_checking:
+            self._evaluate("val")
+        self._detections["val"] = {}
+
+    def on_test_epoch_end(self) -> None:
+        results = self._evaluate("test")
+        if self.trainer.is_global_zero:
+            out = self.output_dir
+            out.mkdir(parents=True, exist_ok=True)
+            tmp = out / f"{DETECTIONS_FILE}.tmp"
+            tmp.write_text(json.dumps(results))
+            os.replace(tmp, out / DETECTIONS_FILE)
+            self._draw_examples(out / PREDICTIONS_DIR)
+        self._examples = []
+
+    def _draw_examples(self, folder: Path) -> None:
+        """PNGs of the first test images: predictions above `visualize_score` (red, label and score), GT (green)."""
+        if not self._examples:
+            return
+        folder.mkdir(parents=True, exist_ok=True)
+        names = list(self._datamodule().class_names)
+        for image_id, image, output, target in self._examples:
+            canvas = (image.clamp(0, 1) * 255).to(torch.uint8)
+            if len(target["boxes"]):
+                canvas = draw_bounding_boxes(canvas, target["boxes"], colors="lime", width=1)
+            keep = output["scores"] > self.visualize_score
+            labels = [f"{names[int(c) - 1] if 0 < int(c) <= len(names) else int(c)} {float(s):.2f}"
+                      for c, s in zip(output["labels"][keep], output["scores"][keep])]
+            if keep.any():
+                canvas = draw_bounding_boxes(canvas, output["boxes"][keep], labels=labels, colors="red", width=2)
+            write_png(canvas, str(folder / f"{image_id}.png"))
