@@ -162,6 +162,20 @@ class MobileNetV1(Backbone):
             # classifier / conv_head belong to timm's head, not to the backbone
         return renamed
 
+    def fuse_bn(self) -> "MobileNetV1":
+        """Fold every BatchNorm into its convolution (torch's fuse_conv_bn_eval), in place, for inference.
+
+        Same outputs in eval mode (to float rounding), one kernel fewer per layer: what an exported model runs.
+        Only for inference: the fused model has no BatchNorm left to train."""
+        from torch.nn.utils.fusion import fuse_conv_bn_eval
+        if self.training:
+            raise RuntimeError("fuse_bn() folds BatchNorm's running statistics: call model.eval() first")
+        for module in self.modules():
+            if isinstance(module, ConvBNAct) and isinstance(module.bn, nn.BatchNorm2d):
+                module.conv = fuse_conv_bn_eval(module.conv, module.bn)
+                module.bn = nn.Identity()
+        return self
+
     def forward(self, images: torch.Tensor) -> OrderedDict[str, torch.Tensor]:
         out: OrderedDict[str, torch.Tensor] = OrderedDict()
         x = self.stem(images)

@@ -17,6 +17,7 @@ per-round ratios (paired, so slow phases of the machine cancel).
 from __future__ import annotations
 
 import argparse
+import copy
 import datetime
 import os
 import platform
@@ -80,6 +81,8 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     parser.add_argument("--threads", type=int, default=None, help="torch.set_num_threads (default: torch's)")
     parser.add_argument("--channels-last", action="store_true", help="channels_last models and input")
     parser.add_argument("--default-taps", action="store_true", help="also time ours returning its 5 default taps")
+    parser.add_argument("--fuse-bn", action="store_true",
+                        help="also time ours with BatchNorm folded into the convolutions (MobileNetV1.fuse_bn)")
     args = parser.parse_args(argv)
     if args.rounds < 1 or args.iters < 1 or args.batch_size < 1:
         parser.error("--rounds, --iters and --batch-size must be >= 1")
@@ -95,6 +98,9 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
                models[1].forward_features}
     if args.default_taps:
         runners["suite MobileNetV1 (5 default taps)"] = models[2]
+    if args.fuse_bn:
+        fused = copy.deepcopy(models[0]).fuse_bn()
+        runners["suite MobileNetV1 (layer13, BN folded)"] = fused
     names = list(runners)
     load_before = os.getloadavg()
     with torch.inference_mode():
@@ -125,7 +131,12 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
         print(f"  {name:<40s} {medians[name]:8.1f} images/s  (min {min(rates[name]):.1f}, "
               f"max {max(rates[name]):.1f})")
     print(f"  ratio ours/timm: {ratio:.3f} (ratio of medians), {paired:.3f} (median of per-round ratios)")
-    return {"ours": medians[names[0]], "timm": medians[names[1]], "ratio": ratio, "paired_ratio": paired}
+    result = {"ours": medians[names[0]], "timm": medians[names[1]], "ratio": ratio, "paired_ratio": paired}
+    if args.fuse_bn:
+        name = "suite MobileNetV1 (layer13, BN folded)"
+        result["fused_ratio"] = medians[name] / medians[names[1]]
+        print(f"  ratio ours with BN folded / timm: {result['fused_ratio']:.3f}")
+    return result
 
 
 if __name__ == "__main__":

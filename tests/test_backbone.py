@@ -186,3 +186,29 @@ def test_timm_backbone_feature_info(name):
 def test_timm_backbone_unknown_name():
     with pytest.raises(ValueError, match=r"unknown timm model 'mobilenetv2_10'.*'mobilenetv2_100'"):
         TimmBackbone("mobilenetv2_10")
+
+
+def test_fuse_bn_keeps_eval_outputs():
+    """Folding BatchNorm into the convolutions (inference) changes nothing but float rounding."""
+    import torch
+    from backbone import MobileNetV1
+    torch.manual_seed(0)
+    model = MobileNetV1(width_mult=0.5, act="relu6")
+    with torch.no_grad():
+        for m in model.modules():
+            if isinstance(m, torch.nn.BatchNorm2d):
+                m.running_mean.normal_(0, 0.2)
+                m.running_var.uniform_(0.5, 1.5)
+                m.weight.uniform_(0.5, 1.5)
+                m.bias.normal_(0, 0.2)
+    x = torch.randn(2, 3, 96, 96)
+    with pytest.raises(RuntimeError, match="eval"):
+        model.fuse_bn()
+    model.eval()
+    with torch.no_grad():
+        expected = model(x)
+        fused = model.fuse_bn()
+        got = fused(x)
+    assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in fused.modules())
+    for name in expected:
+        torch.testing.assert_close(got[name], expected[name], atol=1e-4, rtol=1e-4)
