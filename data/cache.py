@@ -7,6 +7,7 @@ once. A dataset counts as complete only when its marker file holds the same gene
 from __future__ import annotations
 
 import fcntl
+import hashlib
 import json
 import os
 import shutil
@@ -21,6 +22,16 @@ MARKER = ".complete.json"
 def default_cache_dir() -> Path:
     """`$MOBILENET_SUITE_CACHE`, else `<repo>/.cache` (git-ignored)."""
     return Path(os.environ.get("MOBILENET_SUITE_CACHE", REPO_ROOT / ".cache")).expanduser()
+
+
+def generated_folder(base_name: str, params: dict, defaults: dict, cache_dir: str | Path | None = None) -> Path:
+    """Where a generated dataset lives: `<cache>/<base_name>` for the default parameters, else suffixed by a hash
+    of the parameters, so runs with different generator settings never regenerate each other's data underneath a
+    running job."""
+    name = base_name
+    if params != defaults:
+        name += "-" + hashlib.sha1(json.dumps(params, sort_keys=True).encode()).hexdigest()[:10]
+    return (Path(cache_dir) if cache_dir is not None else default_cache_dir()).expanduser() / name
 
 
 def is_complete(folder: Path, params: dict) -> bool:

@@ -19,7 +19,6 @@ Generation is deterministic: every image has its own seed derived from (seed, sp
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 from pathlib import Path
@@ -28,7 +27,7 @@ import numpy as np
 from PIL import Image, ImageDraw
 from pycocotools import mask as mask_util
 
-from data.cache import default_cache_dir, ensure_generated
+from data.cache import ensure_generated, generated_folder
 
 DEFAULT_PARAMS: dict = {
     "version": 1,             # bump when the drawing code changes, so caches are regenerated
@@ -342,13 +341,8 @@ def generate_coco_shapes(out_dir: str | Path, params: dict | None = None) -> Pat
 
 
 def ensure_coco_shapes(generator: dict | None = None, cache_dir: str | Path | None = None) -> Path:
-    """The embedded default dataset, generated once into the cache (regenerated if missing or incomplete).
-
-    Non-default parameters get their own folder (suffixed by a hash of the parameters), so runs with different
-    generator settings never regenerate each other's data underneath a running job."""
+    """The embedded default dataset, generated once into the cache (regenerated if missing or incomplete); see
+    data.cache.generated_folder for where."""
     params = resolve_params(generator)
-    name = DEFAULT_FOLDER_NAME
-    if params != DEFAULT_PARAMS:
-        name += "-" + hashlib.sha1(json.dumps(params, sort_keys=True).encode()).hexdigest()[:10]
-    folder = Path(cache_dir) if cache_dir is not None else default_cache_dir()
-    return ensure_generated(folder / name, params, lambda tmp: generate_coco_shapes(tmp, params))
+    folder = generated_folder(DEFAULT_FOLDER_NAME, params, DEFAULT_PARAMS, cache_dir)
+    return ensure_generated(folder, params, lambda tmp: generate_coco_shapes(tmp, params))

@@ -15,9 +15,7 @@ Generation is deterministic: every image has its own seed derived from (seed, sp
 """
 from __future__ import annotations
 
-import hashlib
 import itertools
-import json
 import math
 from pathlib import Path
 from xml.sax.saxutils import escape
@@ -26,7 +24,7 @@ import numpy as np
 import scipy.io
 from PIL import Image, ImageDraw
 
-from data.cache import default_cache_dir, ensure_generated
+from data.cache import ensure_generated, generated_folder
 
 DEFAULT_PARAMS: dict = {
     "version": 5,             # bump when the drawing code changes, so caches are regenerated
@@ -352,13 +350,8 @@ def generate_dogs(out_dir: str | Path, params: dict | None = None) -> Path:
 
 
 def ensure_dogs(generator: dict | None = None, cache_dir: str | Path | None = None) -> Path:
-    """The embedded default dataset, generated once into the cache (regenerated if missing or incomplete).
-
-    Non-default parameters get their own folder (suffixed by a hash of the parameters), so runs with different
-    generator settings never regenerate each other's data underneath a running job."""
+    """The embedded default dataset, generated once into the cache (regenerated if missing or incomplete); see
+    data.cache.generated_folder for where."""
     params = resolve_params(generator)
-    name = DEFAULT_FOLDER_NAME
-    if params != DEFAULT_PARAMS:
-        name += "-" + hashlib.sha1(json.dumps(params, sort_keys=True).encode()).hexdigest()[:10]
-    folder = Path(cache_dir) if cache_dir is not None else default_cache_dir()
-    return ensure_generated(folder / name, params, lambda tmp: generate_dogs(tmp, params))
+    folder = generated_folder(DEFAULT_FOLDER_NAME, params, DEFAULT_PARAMS, cache_dir)
+    return ensure_generated(folder, params, lambda tmp: generate_dogs(tmp, params))
