@@ -24,6 +24,15 @@ def default_cache_dir() -> Path:
     return Path(os.environ.get("MOBILENET_SUITE_CACHE", REPO_ROOT / ".cache")).expanduser()
 
 
+def merge_params(defaults: dict, overrides: dict | None) -> dict:
+    """A generator's defaults overridden by `overrides` (Hydra's data.generator); an unknown key is an error."""
+    overrides = dict(overrides or {})
+    unknown = sorted(set(overrides) - set(defaults))
+    if unknown:
+        raise KeyError(f"data.generator: unknown parameter(s) {unknown}; known: {sorted(defaults)}")
+    return {**defaults, **overrides}
+
+
 def generated_folder(base_name: str, params: dict, defaults: dict, cache_dir: str | Path | None = None) -> Path:
     """Where a generated dataset lives: `<cache>/<base_name>` for the default parameters, else suffixed by a hash
     of the parameters, so runs with different generator settings never regenerate each other's data underneath a

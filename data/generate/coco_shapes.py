@@ -27,7 +27,7 @@ import numpy as np
 from PIL import Image, ImageDraw
 from pycocotools import mask as mask_util
 
-from data.cache import ensure_generated, generated_folder
+from data.cache import ensure_generated, generated_folder, merge_params
 
 DEFAULT_PARAMS: dict = {
     "version": 1,             # bump when the drawing code changes, so caches are regenerated
@@ -297,11 +297,7 @@ def annotation(obj: dict, ann_id: int, image_id: int) -> dict | None:
 # -------------------------------------------------------------------------------------------------- generation
 def resolve_params(generator: dict | None = None) -> dict:
     """Defaults overridden by `generator` (e.g. Hydra's data.generator); unknown keys are an error."""
-    generator = dict(generator or {})
-    unknown = sorted(set(generator) - set(DEFAULT_PARAMS))
-    if unknown:
-        raise KeyError(f"data.generator: unknown parameter(s) {unknown}; known: {sorted(DEFAULT_PARAMS)}")
-    params = {**DEFAULT_PARAMS, **generator}
+    params = merge_params(DEFAULT_PARAMS, generator)
     if not 16 <= params["min_side"] <= params["max_side"]:
         raise ValueError(f"data.generator: need 16 <= min_side <= max_side, got {params['min_side']}, "
                          f"{params['max_side']}")

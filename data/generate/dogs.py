@@ -24,7 +24,7 @@ import numpy as np
 import scipy.io
 from PIL import Image, ImageDraw
 
-from data.cache import ensure_generated, generated_folder
+from data.cache import ensure_generated, generated_folder, merge_params
 
 DEFAULT_PARAMS: dict = {
     "version": 5,             # bump when the drawing code changes, so caches are regenerated
@@ -312,11 +312,7 @@ def save_list(path: Path, files: list[str], labels: list[int]) -> None:
 # -------------------------------------------------------------------------------------------------- generation
 def resolve_params(generator: dict | None = None) -> dict:
     """Defaults overridden by `generator` (e.g. Hydra's data.generator); unknown keys are an error."""
-    generator = dict(generator or {})
-    unknown = sorted(set(generator) - set(DEFAULT_PARAMS))
-    if unknown:
-        raise KeyError(f"data.generator: unknown parameter(s) {unknown}; known: {sorted(DEFAULT_PARAMS)}")
-    return {**DEFAULT_PARAMS, **generator}
+    return merge_params(DEFAULT_PARAMS, generator)
 
 
 def generate_dogs(out_dir: str | Path, params: dict | None = None) -> Path:
