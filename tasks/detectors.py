@@ -297,7 +297,8 @@ def build_faster_rcnn(backbone: Backbone, num_classes: int, min_size: int | Sequ
                       image_mean: Sequence[float] = IMAGENET_MEAN, image_std: Sequence[float] = IMAGENET_STD,
                       rpn_pre_nms_top_n_train: int = 2000, rpn_post_nms_top_n_train: int = 2000,
                       rpn_pre_nms_top_n_test: int | None = None, rpn_post_nms_top_n_test: int = 300,
-                      rpn_nms_thresh: float = 0.7, rpn_batch_size_per_image: int = 256,
+                      rpn_nms_thresh: float = 0.7, rpn_fg_iou_thresh: float = 0.7, rpn_bg_iou_thresh: float = 0.3,
+                      rpn_batch_size_per_image: int = 256,
                       box_batch_size_per_image: int = 512, box_score_thresh: float = 0.05,
                       box_nms_thresh: float = 0.5, box_detections_per_img: int = 100) -> FasterRCNN:
     """torchvision FasterRCNN on `backbone` (see the module docstring for the wiring).
@@ -320,6 +321,8 @@ def build_faster_rcnn(backbone: Backbone, num_classes: int, min_size: int | Sequ
         rpn_pre_nms_top_n_test: best-scoring anchors kept before the RPN's NMS at test (None: all, as the TF OD
             API; torchvision's own detectors use 1000, which with an untrained RPN can leave fewer than 300).
         rpn_post_nms_top_n_test: proposals per image at test (the paper: 300).
+        rpn_fg_iou_thresh, rpn_bg_iou_thresh: RPN anchors at or above / below these IoUs are object / background
+            (torchvision: 0.7 / 0.3; at small inputs few stride-16 anchors reach 0.7).
     """
     if box_head not in BOX_HEADS:
         raise ValueError(f"model.detector.box_head must be one of {BOX_HEADS}, got '{box_head}'")
@@ -365,7 +368,8 @@ def build_faster_rcnn(backbone: Backbone, num_classes: int, min_size: int | Sequ
         image_std=list(image_std), rpn_anchor_generator=anchor_generator, rpn_head=rpn_head,
         rpn_pre_nms_top_n_train=rpn_pre_nms_top_n_train, rpn_post_nms_top_n_train=rpn_post_nms_top_n_train,
         rpn_pre_nms_top_n_test=rpn_pre_nms_top_n_test or ALL_ANCHORS, rpn_post_nms_top_n_test=rpn_post_nms_top_n_test,
-        rpn_nms_thresh=rpn_nms_thresh, rpn_batch_size_per_image=rpn_batch_size_per_image,
+        rpn_nms_thresh=rpn_nms_thresh, rpn_fg_iou_thresh=rpn_fg_iou_thresh, rpn_bg_iou_thresh=rpn_bg_iou_thresh,
+        rpn_batch_size_per_image=rpn_batch_size_per_image,
         box_roi_pool=roi_pool, box_head=head, box_predictor=FastRCNNPredictor(head_channels, num_classes),
         box_batch_size_per_image=box_batch_size_per_image, box_score_thresh=box_score_thresh,
         box_nms_thresh=box_nms_thresh, box_detections_per_img=box_detections_per_img)

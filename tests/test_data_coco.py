@@ -195,7 +195,7 @@ def test_config_builds_the_module(tmp_path):
                           "data.num_workers=0"])
     assert cfg.data._target_ == "data.coco.COCODataModule" and cfg.image_size == cfg.data.image_size
     dm = instantiate(cfg.data, _convert_="all")
-    assert dm.num_classes == 6 and dm.augment == "ssd" and dm.image_size == cfg.image_size
+    assert dm.num_classes == 6 and dm.augment == "flip" and dm.image_size == cfg.image_size
 
 
 # ------------------------------------------------------------------------------------------------ transforms

@@ -189,6 +189,42 @@ def test_task_forward_takes_a_batch_tensor_as_runner_profile_does():
     assert len(out) == 2 and set(out[0]) == {"boxes", "scores", "labels"}
 
 
+def test_default_configs_wire_the_stride8_tap_and_rpn_thresholds():
+    """task=ssd reads layer5/11/13 (strides 8-32) + 3 extra layers; task=faster_rcnn's RPN threshold is 0.6.
+    The anchor coverage this buys is checked against the paper's layout on the generated boxes' sizes."""
+    from hydra.utils import instantiate
+    from torchvision.ops import box_iou
+
+    from conftest import compose_config
+    cfg = compose_config(["task=ssd"])
+    task = instantiate(cfg.model, backbone=MobileNetV1(width_mult=cfg.backbone.width_mult), num_classes=K,
+                       _convert_="all")
+    ssd = task.detector
+    assert ssd.backbone.body.names == ["layer5", "layer11", "layer13"] and ssd.backbone.body.strides == [8, 16, 32]
+    maps = ssd_maps(ssd, cfg.data.image_size)
+    assert [m.shape[-1] for m in maps] == [20, 10, 5, 3, 2, 1]
+    paper = build_ssd(MobileNetV1(width_mult=0.5), K + 1, size=160, min_scale=0.1, max_scale=0.9)
+    side = 160
+    # squares of 12-60 % of the side on a grid of positions: positives (IoU >= 0.5) per object, both layouts
+    boxes = torch.tensor([[x, y, x + f * side, y + f * side] for f in (0.12, 0.2, 0.35, 0.6)
+                          for x in range(0, side - int(f * side), 7) for y in range(0, side - int(f * side), 7)],
+                         dtype=torch.float32)
+
+    def positives(model):
+        from torchvision.models.detection.image_list import ImageList
+        feats = ssd_maps(model, side)
+        anchors = model.anchor_generator(ImageList(torch.zeros(1, 3, side, side), [(side, side)]), feats)[0]
+        return (box_iou(boxes, anchors) >= 0.5).sum(1).float()
+    ours, theirs = positives(ssd), positives(paper)
+    assert (ours == 0).float().mean() < 0.05 < (theirs == 0).float().mean()
+    assert ours.mean() > 2 * theirs.mean()
+
+    cfg = compose_config(["task=faster_rcnn"])
+    rcnn = instantiate(cfg.model, backbone=MobileNetV1(width_mult=0.25), num_classes=K, _convert_="all").detector
+    assert rcnn.rpn.proposal_matcher.high_threshold == 0.6 and rcnn.rpn.proposal_matcher.low_threshold == 0.3
+    assert rcnn.rpn.anchor_generator.num_anchors_per_location() == [7 * 3]
+
+
 # ------------------------------------------------------------------------------------------------------ Table 13
 def _benchmark():
     path = Path(__file__).resolve().parents[1] / "benchmarks" / "detection_complexity.py"

@@ -1,11 +1,13 @@
 """Synthetic detection data ("shapes"), written as a real COCO dataset so the real COCO reader reads it.
 
 Why synthetic: the suite works offline and `task=ssd` must train to a meaningful COCO mAP in minutes on a CPU. Six
-shape categories (circle, square, triangle, star, cross, ring) with random colours, so the shape and not the colour
-is the cue; rotations and aspect jitter; sizes mostly 12-60 % of the shorter image side plus a share of small ones
-(6-12 %); overlaps with limited occlusion (every object stays at least `min_visible` visible, so a box always
-holds a recognisable object); a textured background with clutter strokes and blobs; occluding strokes in front;
-pixel noise and JPEG; some empty images and a few crowd regions (clusters of tiny shapes, iscrowd=1).
+shape categories (circle, square, triangle, star, cross, ring), each with its own hue band (+-`hue_jitter`; any
+saturation and brightness), as real classes often have typical colours: from scratch, a shape-only cue needs far
+more than a few minutes of CPU training (`hue_jitter: 0.5` gives any colour); rotations and aspect jitter; sizes
+mostly 12-60 % of the shorter image side plus a share of small ones (6-12 %); overlaps with limited occlusion
+(every object stays at least `min_visible` visible, so a box always holds a recognisable object); a textured
+background with clutter strokes and blobs in any colour; occluding strokes in front; pixel noise and JPEG; some
+empty images and a few crowd regions (clusters of tiny shapes, iscrowd=1).
 
 Layout written (that of COCO 2017):
     annotations/instances_train2017.json, annotations/instances_val2017.json
@@ -30,7 +32,7 @@ from pycocotools import mask as mask_util
 from data.cache import ensure_generated, generated_folder, merge_params
 
 DEFAULT_PARAMS: dict = {
-    "version": 1,             # bump when the drawing code changes, so caches are regenerated
+    "version": 2,             # bump when the drawing code changes, so caches are regenerated
     "seed": 0,
     "train_images": 1600,
     "val_images": 250,
@@ -38,12 +40,14 @@ DEFAULT_PARAMS: dict = {
     "max_side": 192,
     "max_objects": 4,         # objects per non-empty image: uniform in 1..max_objects (fewer if they do not fit)
     "empty_prob": 0.07,       # share of images without any object
-    "small_prob": 0.15,       # share of small objects (6-12 % of the shorter side); the others 12-60 %, log-uniform
+    "small_prob": 0.08,       # share of small objects (6-12 % of the shorter side); the others 12-60 %, log-uniform
     "min_visible": 0.6,       # every object keeps at least this fraction of its pixels visible (occlusion limit)
-    "clutter": 6,             # mean number of background clutter strokes and blobs
-    "occluder_prob": 0.3,     # chance per image of a clutter stroke drawn in front of the objects
+    "clutter": 1,             # mean number of background clutter strokes and blobs
+    "occluder_prob": 0.1,     # chance per image of a clutter stroke drawn in front of the objects
     "crowd_prob": 0.03,       # chance per non-empty image of a crowd region (iscrowd=1: a cluster of tiny shapes)
-    "noise": 6.0,             # largest std of the per-image Gaussian pixel noise (0..255 scale)
+    "texture": 0.2,           # largest blend weight of the mottled texture over the smooth background field
+    "hue_jitter": 0.06,       # object hue: its category's own hue (k/6 of the wheel) +- this; 0.5: any colour
+    "noise": 3.0,             # largest std of the per-image Gaussian pixel noise (0..255 scale)
     "jpeg_quality": 90,
 }
 DEFAULT_FOLDER_NAME = "coco_shapes_generated"
@@ -118,17 +122,20 @@ def hsv_to_rgb(h: float, s: float, v: float) -> np.ndarray:
     return 255 * (v - v * s * np.clip(np.minimum(k, 4 - k), 0, 1))
 
 
-def random_colour(rng: np.random.Generator) -> np.ndarray:
-    return hsv_to_rgb(rng.random(), rng.uniform(0, 1), rng.uniform(0.1, 1.0))
+def random_colour(rng: np.random.Generator, hue: float | None = None, hue_jitter: float = 0.5) -> np.ndarray:
+    """Any colour, or (`hue` given) one within +-`hue_jitter` of `hue` (fractions of the colour wheel)."""
+    h = rng.random() if hue is None else (hue + rng.uniform(-hue_jitter, hue_jitter)) % 1.0
+    return hsv_to_rgb(h, rng.uniform(0.35 if hue is not None else 0.0, 1), rng.uniform(0.1, 1.0))
 
 
-def contrasting_colour(rng: np.random.Generator, under: np.ndarray) -> np.ndarray:
+def contrasting_colour(rng: np.random.Generator, under: np.ndarray, hue: float | None = None,
+                       hue_jitter: float = 0.5) -> np.ndarray:
     """A random colour far enough (RGB distance) from the mean of the pixels it covers to be seen."""
     under = under.reshape(-1, 3)[::max(1, under.size // 3 // 512)]  # a subsample is plenty for a mean
     mean = under.mean(0) if under.size else np.full(3, 128.0)
     best, best_distance = None, -1.0
     for _ in range(12):
-        colour = random_colour(rng)
+        colour = random_colour(rng, hue, hue_jitter)
         distance = float(np.linalg.norm(colour - mean))
         if distance > 110:
             return colour
@@ -137,13 +144,13 @@ def contrasting_colour(rng: np.random.Generator, under: np.ndarray) -> np.ndarra
     return best
 
 
-def background(rng: np.random.Generator, size: tuple[int, int]) -> np.ndarray:
+def background(rng: np.random.Generator, size: tuple[int, int], texture_weight: float) -> np.ndarray:
     """Smooth colour field blended with a mottled texture: large-scale variation without object information."""
     low = rng.integers(0, 256, (rng.integers(2, 5), rng.integers(2, 5), 3), dtype=np.uint8)
     field = Image.fromarray(low).resize(size, Image.BICUBIC)
     cells = int(rng.integers(6, 30))
     texture = Image.fromarray(rng.integers(0, 256, (cells, cells), dtype=np.uint8)).resize(size, Image.BILINEAR)
-    return np.asarray(Image.blend(field, texture.convert("RGB"), rng.uniform(0.1, 0.45)), dtype=np.float32)
+    return np.asarray(Image.blend(field, texture.convert("RGB"), rng.uniform(0, texture_weight)), dtype=np.float32)
 
 
 def clutter_mask(rng: np.random.Generator, size: tuple[int, int], strokes_only: bool = False) -> np.ndarray:
@@ -201,7 +208,7 @@ def keeps_visible(objects: list[dict], mask: np.ndarray, min_visible: float) -> 
 
 
 def draw_object(canvas: np.ndarray, objects: list[dict], name: str, radius: float, rng: np.random.Generator,
-                min_visible: float) -> np.ndarray | None:
+                min_visible: float, hue: float, hue_jitter: float) -> np.ndarray | None:
     """Place and paint one shape if, after up to 15 placements, one leaves every earlier object `min_visible`
     visible; returns its mask, or None (not drawn)."""
     size = (canvas.shape[1], canvas.shape[0])
@@ -215,7 +222,7 @@ def draw_object(canvas: np.ndarray, objects: list[dict], name: str, radius: floa
             break
     else:
         return None
-    paint(canvas, mask, contrasting_colour(rng, canvas[mask]), rng, outline=rng.random() < 0.4)
+    paint(canvas, mask, contrasting_colour(rng, canvas[mask], hue, hue_jitter), rng, outline=rng.random() < 0.4)
     return mask
 
 
@@ -224,7 +231,7 @@ def render(rng: np.random.Generator, params: dict) -> tuple[Image.Image, list[di
     An object's extent is `fraction` of the shorter side (a few small, most log-uniform in 12-60 %)."""
     width, height = (int(rng.integers(params["min_side"], params["max_side"] + 1)) for _ in range(2))
     size = (width * SUPERSAMPLE, height * SUPERSAMPLE)
-    canvas = background(rng, size)
+    canvas = background(rng, size, params["texture"])
     for _ in range(rng.poisson(params["clutter"])):
         paint(canvas, clutter_mask(rng, size), random_colour(rng), rng)
 
@@ -252,7 +259,8 @@ def render(rng: np.random.Generator, params: dict) -> tuple[Image.Image, list[di
             k = int(rng.integers(len(CATEGORIES)))
             fraction = (rng.uniform(0.06, 0.12) if rng.random() < params["small_prob"]
                         else math.exp(rng.uniform(math.log(0.12), math.log(0.6))))
-            mask = draw_object(canvas, objects, names[k], fraction * side / 2, rng, params["min_visible"])
+            mask = draw_object(canvas, objects, names[k], fraction * side / 2, rng, params["min_visible"],
+                               k / len(CATEGORIES), params["hue_jitter"])
             if mask is None:
                 continue
             for o in objects:
