@@ -26,8 +26,8 @@ LAYOUTS = {  # name: build_ssd keyword arguments
     "paper (layer11+13, 4 extras, scales .2-.95)": dict(taps=None, extra_depths=(512, 256, 256, 128),
                                                        min_scale=0.2, max_scale=0.95),
     "paper anchors, scales .1-.9": dict(taps=None, extra_depths=(512, 256, 256, 128), min_scale=0.1, max_scale=0.9),
-    "default (layer5+11+13, 3 extras, scales .1-.9)": dict(taps=(-3, -2, -1), extra_depths=(512, 256, 128),
-                                                           min_scale=0.1, max_scale=0.9),
+    "default (layer5+11+13, 3 extras, scales .1-.9, ratios 1, 2, 1/2)": dict(
+        taps=(-3, -2, -1), extra_depths=(512, 256, 128), min_scale=0.1, max_scale=0.9, aspect_ratios=(2.0,)),
 }
 
 
