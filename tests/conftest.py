@@ -11,6 +11,7 @@ from omegaconf import DictConfig
 
 # The tests' models are tiny: one thread each avoids oversubscribing a small CI machine when DDP processes,
 # dataloader workers and train.py subprocesses run side by side (OpenMP threads spin on a busy core).
+USER_OMP_NUM_THREADS = os.environ.get("OMP_NUM_THREADS")  # for subprocesses that must run as a user runs them
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 torch.set_num_threads(int(os.environ["OMP_NUM_THREADS"]))
 
