@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 import torch
+from pycocotools.coco import COCO
 from torchvision.models.detection.image_list import ImageList
 from torchvision.ops import box_iou
 
@@ -31,17 +32,21 @@ LAYOUTS = {  # name: build_ssd keyword arguments
 }
 
 
-def ssd_anchors(size: int, **options) -> torch.Tensor:
-    """The anchors (xyxy pixels of a size x size input) of build_ssd(MobileNetV1, **options)."""
-    model = build_ssd(MobileNetV1(width_mult=0.25), num_classes=2, size=size, **options).eval()
+def model_anchors(model, size: int) -> torch.Tensor:
+    """The anchors (xyxy pixels of a size x size input) of a torchvision SSD."""
+    images = torch.zeros(1, 3, size, size)
     with torch.no_grad():
-        features = list(model.backbone(torch.zeros(1, 3, size, size)).values())
-    return model.anchor_generator(ImageList(torch.zeros(1, 3, size, size), [(size, size)]), features)[0]
+        features = list(model.eval().backbone(images).values())
+    return model.anchor_generator(ImageList(images, [(size, size)]), features)[0]
 
 
-def coverage(annotation_file: Path, size: int, anchors: torch.Tensor, max_images: int) -> dict[str, float]:
+def ssd_anchors(size: int, **options) -> torch.Tensor:
+    """The anchors of build_ssd(MobileNetV1, **options)."""
+    return model_anchors(build_ssd(MobileNetV1(width_mult=0.25), num_classes=2, size=size, **options), size)
+
+
+def coverage(coco: COCO, size: int, anchors: torch.Tensor, max_images: int) -> dict[str, float]:
     """Boxes resized as the SSD transform resizes images (to size x size), matched against `anchors`."""
-    coco = load_coco(annotation_file)
     positives, best = [], []
     for image_id in sorted(coco.imgs)[:max_images]:
         info = coco.imgs[image_id]
@@ -73,12 +78,13 @@ def main() -> None:
         root = ensure_coco_shapes()
     else:
         root = Path(args.root)
+    coco = load_coco(root / args.annotations)
     print(f"{root / args.annotations}, first {args.images} images\n")
     print("| layout | input | anchors | positives / object | objects without a positive | median best IoU |")
     print("|---|---|---|---|---|---|")
     for name, options in LAYOUTS.items():
         for size in args.sizes:
-            c = coverage(root / args.annotations, size, ssd_anchors(size, **options), args.images)
+            c = coverage(coco, size, ssd_anchors(size, **options), args.images)
             print(f"| {name} | {size} | {c['anchors']} | {c['positives_per_object']:.2f} | "
                   f"{100 * c['share_without_positive']:.0f} % | {c['median_best_iou']:.2f} |")
     print(f"\ncommand: python benchmarks/ssd_anchor_coverage.py {' '.join(sys.argv[1:])}".rstrip())

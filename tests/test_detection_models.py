@@ -210,11 +210,10 @@ def test_default_configs_wire_the_stride8_tap_and_rpn_thresholds():
                           for x in range(0, side - int(f * side), 7) for y in range(0, side - int(f * side), 7)],
                          dtype=torch.float32)
 
+    model_anchors = _benchmark("ssd_anchor_coverage").model_anchors
+
     def positives(model):
-        from torchvision.models.detection.image_list import ImageList
-        feats = ssd_maps(model, side)
-        anchors = model.anchor_generator(ImageList(torch.zeros(1, 3, side, side), [(side, side)]), feats)[0]
-        return (box_iou(boxes, anchors) >= 0.5).sum(1).float()
+        return (box_iou(boxes, model_anchors(model, side)) >= 0.5).sum(1).float()
     ours, theirs = positives(ssd), positives(paper)
     assert (ours == 0).float().mean() < 0.05 < (theirs == 0).float().mean()
     assert ours.mean() > 2 * theirs.mean()
@@ -226,9 +225,9 @@ def test_default_configs_wire_the_stride8_tap_and_rpn_thresholds():
 
 
 # ------------------------------------------------------------------------------------------------------ Table 13
-def _benchmark():
-    path = Path(__file__).resolve().parents[1] / "benchmarks" / "detection_complexity.py"
-    spec = importlib.util.spec_from_file_location("detection_complexity", path)
+def _benchmark(name: str = "detection_complexity"):
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(name, path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
