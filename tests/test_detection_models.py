@@ -190,7 +190,8 @@ def test_task_forward_takes_a_batch_tensor_as_runner_profile_does():
 
 
 def test_default_configs_wire_the_stride8_tap_and_rpn_thresholds():
-    """task=ssd reads layer5/11/13 (strides 8-32) + 3 extra layers; task=faster_rcnn's RPN threshold is 0.6.
+    """task=ssd reads layer5/11/13 (strides 8-32) + 3 extra layers; task=faster_rcnn's RPN threshold is 0.6, its
+    crops 7x7 and its RPN keeps 600 anchors before NMS in training (the CPU defaults of conf/task/faster_rcnn.yaml).
     The anchor coverage this buys is checked against the paper's layout on the generated boxes' sizes."""
     from hydra.utils import instantiate
     from torchvision.ops import box_iou
@@ -222,6 +223,9 @@ def test_default_configs_wire_the_stride8_tap_and_rpn_thresholds():
     rcnn = instantiate(cfg.model, backbone=MobileNetV1(width_mult=0.25), num_classes=K, _convert_="all").detector
     assert rcnn.rpn.proposal_matcher.high_threshold == 0.6 and rcnn.rpn.proposal_matcher.low_threshold == 0.3
     assert rcnn.rpn.anchor_generator.num_anchors_per_location() == [7 * 3]
+    assert rcnn.roi_heads.box_roi_pool.output_size == (7, 7) and isinstance(rcnn.roi_heads.box_head, LayersBoxHead)
+    assert rcnn.rpn._pre_nms_top_n == {"training": 600, "testing": 1000}
+    assert rcnn.rpn._post_nms_top_n["testing"] == 300  # the paper's 300 proposals
 
 
 # ------------------------------------------------------------------------------------------------------ Table 13
