@@ -1,7 +1,8 @@
 """Table 13's efficiency columns: params and mult-adds of SSD300-MobileNet and Faster-RCNN-MobileNet (300, 600).
 
-The detectors are the suite's (`tasks.detectors`), built as the paper's (Huang et al. 2017): MobileNetV1 alpha 1.0,
-ReLU6, 91 classes (COCO's 90 + background, torchvision's convention), random weights.
+The detectors are the suite's presets of the paper's (conf/experiment/coco_ssd300.yaml, coco_faster_rcnn300.yaml,
+coco_faster_rcnn600.yaml; Huang et al. 2017) built as `train.py` builds them: MobileNetV1 alpha 1.0, ReLU6, 91
+classes (COCO's 90 + background, torchvision's convention), random weights.
 
 - SSD300: layer11 + layer13 + four extra layers (512/256/256/128), six anchor layers of 6 anchors each, 1x1 box
   predictor; input 300x300.
@@ -26,33 +27,35 @@ import sys
 from pathlib import Path
 
 import torch
+from hydra import compose, initialize_config_dir
+from hydra.utils import instantiate
 
+CONF_DIR = Path(__file__).resolve().parents[1] / "conf"
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from anywhere without installing the suite
 
-from backbone import MobileNetV1  # noqa: E402
 from backbone.complexity import OTHER, count_mult_adds, count_params, params_by_layer_type  # noqa: E402
-from tasks.detectors import build_faster_rcnn, build_ssd  # noqa: E402
 
 COCO_CLASSES = 91  # 90 categories + background
-PROPOSALS = 300
 # Table 13 of the paper: (params, mult-adds).
 PAPER = {
     "SSD 300 MobileNet": (6.8e6, 1.2e9),
     "Faster-RCNN 300 MobileNet": (6.1e6, 25.2e9),
     "Faster-RCNN 600 MobileNet": (6.1e6, 30.5e9),
 }
+# the preset (conf/experiment) each row is built from
+EXPERIMENTS = {"SSD 300 MobileNet": "coco_ssd300", "Faster-RCNN 300 MobileNet": "coco_faster_rcnn300",
+               "Faster-RCNN 600 MobileNet": "coco_faster_rcnn600"}
 
 
 def build(name: str) -> tuple[torch.nn.Module, int]:
-    """The detector of a Table 13 row (eval mode) and its input side."""
+    """The detector of a Table 13 row (eval mode) and its input side, from the row's preset config."""
+    overrides = [f"experiment={EXPERIMENTS[name]}", "data.root=unused", "backbone.pretrained=null"]
+    with initialize_config_dir(str(CONF_DIR), version_base="1.3"):
+        cfg = compose("config", overrides=overrides)
     torch.manual_seed(0)
-    backbone = MobileNetV1(width_mult=1.0, act="relu6")
-    if name.startswith("SSD"):
-        return build_ssd(backbone, COCO_CLASSES, size=300).eval(), 300
-    side = int(name.split()[1])
-    model = build_faster_rcnn(backbone, COCO_CLASSES, min_size=side, rpn_pre_nms_top_n_test=None,
-                              rpn_post_nms_top_n_test=PROPOSALS)
-    return model.eval(), side
+    backbone = instantiate(cfg.backbone, _convert_="all")
+    task = instantiate(cfg.model, backbone=backbone, num_classes=COCO_CLASSES - 1, _convert_="all")
+    return task.detector.eval(), cfg.data.image_size
 
 
 def measure(name: str) -> dict[str, float]:

@@ -107,6 +107,8 @@ def train_and_test(cfg: DictConfig) -> dict[str, Any]:
     model = instantiate(cfg.model, _convert_="all", **model_kwargs)
     loggers = [instantiate(c) for c in (cfg.get("logger") or {}).values() if c]
     callbacks = [instantiate(c) for c in (cfg.get("callbacks") or {}).values() if c]
+    if not loggers:  # logger=none: Lightning refuses a LearningRateMonitor without a logger to write to
+        callbacks = [c for c in callbacks if not isinstance(c, pl.callbacks.LearningRateMonitor)]
     start_step = _StartStep()
     callbacks.append(start_step)
     trainer: pl.Trainer = instantiate(cfg.trainer, logger=loggers or False, callbacks=callbacks)

@@ -6,12 +6,12 @@ import sys
 
 import pytest
 import pytorch_lightning as pl
-from hydra.errors import ConfigCompositionException, MissingConfigException
+from hydra.errors import ConfigCompositionException, InstantiationException, MissingConfigException
 from hydra.utils import instantiate
 from omegaconf import OmegaConf
 
 from backbone import Backbone
-from tasks.runner import ConfigError, resolve_config
+from tasks.runner import ConfigError, resolve_config, train_and_test
 
 from conftest import CONF_DIR, REPO, compose_config
 
@@ -26,6 +26,26 @@ def test_every_task_composes_and_resolves(task, tmp_path):
     assert resolved["task_name"] == task
     assert resolved["model"]["_target_"].startswith("tasks.")
     assert resolved["monitor"]["metric"].startswith("val/")
+
+
+EXPERIMENTS = sorted(p.stem for p in (CONF_DIR / "experiment").glob("*.yaml"))
+
+
+@pytest.mark.parametrize("experiment", EXPERIMENTS)
+def test_every_experiment_preset_composes_over_its_task(experiment, tmp_path):
+    """The presets (Table 13's detectors; their models are checked against the table in test_detection_models)
+    pick their task, override it, and still leave every key to the command line."""
+    cfg = compose_config([f"experiment={experiment}", "data.root=/coco", "trainer.max_epochs=1"], tmp_path)
+    resolved = resolve_config(cfg)
+    assert resolved["task_name"] == experiment.removeprefix("coco_").rstrip("0123456789")
+    assert resolved["data"]["image_size"] == int(experiment[-3:]) and resolved["backbone"]["width_mult"] == 1.0
+    assert resolved["data"]["root"] == "/coco" and resolved["trainer"]["max_epochs"] == 1
+
+
+def test_experiment_preset_without_the_dataset_names_the_missing_folder(tmp_path):
+    cfg = compose_config(["experiment=coco_faster_rcnn600", f"data.root={tmp_path / 'coco'}"], tmp_path)
+    with pytest.raises(InstantiationException, match=f"DatasetError.*COCO root not found: {tmp_path / 'coco'}"):
+        train_and_test(cfg)
 
 
 @pytest.mark.parametrize("name", BACKBONES)

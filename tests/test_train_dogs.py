@@ -79,10 +79,11 @@ def test_resume_continues_at_the_checkpoint_step(tiny_run, tmp_path):
     assert resumed["global_step"] == 3 * TRAIN_STEPS_PER_EPOCH and resumed["epochs"] == 3
 
 
-def test_seeded_run_is_reproducible(tiny_run, tmp_path):
+def test_seeded_run_is_reproducible_also_without_loggers(tiny_run, tmp_path):
     cfg, results, out = tiny_run
-    again = train_and_test(compose_config(TINY_DOGS, tmp_path))
+    again = train_and_test(compose_config([*TINY_DOGS, "logger=none"], tmp_path))
     assert again["metrics"] == results["metrics"]
+    assert not list(tmp_path.rglob("metrics.csv")) and list(out.rglob("metrics.csv"))
 
 
 def test_resume_last_without_checkpoint_says_how(tmp_path):
