@@ -7,13 +7,17 @@ from pathlib import Path
 
 import pytest
 import torch
+from hydra.utils import instantiate
 from torch import nn
 from torchvision.models.detection.faster_rcnn import TwoMLPHead
 from torchvision.models.detection.ssdlite import SSDLiteHead
+from torchvision.ops import box_iou
 
 from backbone import MobileNetV1, TimmBackbone
 from tasks.detection import DetectionTask
 from tasks.detectors import FPNBody, LayersBoxHead, build_faster_rcnn, build_ssd
+
+from conftest import compose_config
 
 SIDE = 96
 K = 3  # foreground classes; torchvision gets K + 1
@@ -193,10 +197,6 @@ def test_default_configs_wire_the_stride8_tap_and_rpn_thresholds():
     """task=ssd reads layer5/11/13 (strides 8-32) + 3 extra layers; task=faster_rcnn's RPN threshold is 0.6, its
     crops 7x7 and its RPN keeps 600 anchors before NMS in training (the CPU defaults of conf/task/faster_rcnn.yaml).
     The anchor coverage this buys is checked against the paper's layout on the generated boxes' sizes."""
-    from hydra.utils import instantiate
-    from torchvision.ops import box_iou
-
-    from conftest import compose_config
     cfg = compose_config(["task=ssd"])
     task = instantiate(cfg.model, backbone=MobileNetV1(width_mult=cfg.backbone.width_mult), num_classes=K,
                        _convert_="all")
