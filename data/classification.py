@@ -1,20 +1,37 @@
 """What the classification data modules share: image loading with clear errors, splits, transforms, loaders.
 
 Subclasses only say where the samples are (`list_samples`); this module knows nothing of models.
+
+Two pipelines serve the same samples (`decode_cache_gb` chooses, by the dataset's decoded size):
+- cached (small datasets): every image is decoded once into a uint8 store (data.decoded). Training images are
+  kept with their shorter side at most `cache_short_side` (default: 8/7 of image_size, as ImageNet's resize
+  256 for 224; never enlarged); evaluation images after evaluation's resize and centre crop, so evaluation reads
+  the exact pixels the streaming pipeline computes. Training batches leave the loader as uint8 and are augmented
+  in `on_after_batch_transfer` (data.batch_augment), on the training device, in the main process.
+- streaming: decode and augment every epoch in `num_workers` DataLoader workers (data.transforms).
 """
 from __future__ import annotations
 
+import hashlib
+import json
+import logging
+import os
+from functools import partial
 from pathlib import Path
 from typing import Callable, Sequence
 
 import numpy as np
 import pytorch_lightning as pl
 import torch
-from PIL import Image, UnidentifiedImageError
+from PIL import Image
 from torch.utils.data import DataLoader, Dataset
+from torchvision.transforms import v2
 
-from .errors import DatasetError
-from .transforms import classification_transforms
+from .batch_augment import ClassificationAugment, UInt8Batch
+from .decoded import DecodedImages, decoded_images, estimate_bytes, load_rgb, plan_cache, whole_batch
+from .transforms import classification_transforms, eval_resize
+
+log = logging.getLogger(__name__)
 
 Box = tuple[int, int, int, int]  # left, top, right, bottom in pixels (PIL crop convention)
 
@@ -31,25 +48,58 @@ class ImageClassificationDataset(Dataset):
     def __len__(self) -> int:
         return len(self.samples)
 
-    def __getitem__(self, index: int):
-        path, label = self.samples[index]
-        image = load_rgb(path)
+    def load(self, index: int) -> Image.Image:
+        """The decoded image, cropped to its box if it has one."""
+        image = load_rgb(self.samples[index][0])
         if self.boxes is not None and self.boxes[index] is not None:
             image = image.crop(self.boxes[index])
-        return (self.transform(image) if self.transform else image), label
+        return image
+
+    def __getitem__(self, index: int):
+        image = self.load(index)
+        return (self.transform(image) if self.transform else image), self.samples[index][1]
 
 
-def load_rgb(path: Path) -> Image.Image:
-    """Decode the whole file now (PIL is lazy), so a truncated or corrupt image fails here, naming the file."""
-    try:
-        with Image.open(path) as image:
-            image.load()
-            return image.convert("RGB")
-    except FileNotFoundError:
-        raise DatasetError(f"image file not found: {path}") from None
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as err:
-        raise DatasetError(f"cannot read image {path}: {err}. Replace or delete the file (and its list entry)."
-                           ) from None
+class CachedClassificationDataset(Dataset):
+    """The samples of an ImageClassificationDataset (`samples`, `boxes`: the same lists) from a decoded store.
+    Item i: (uint8 [3, H, W] image as stored, label). Batches (`__getitems__`, which the DataLoader calls with a
+    batch's indices): a UInt8Batch to augment when `train`, else normalised float images and labels."""
+
+    def __init__(self, source: ImageClassificationDataset, store: DecodedImages, train: bool,
+                 mean: Sequence[float], std: Sequence[float]):
+        if len(store) != len(source):
+            raise ValueError(f"decoded store {store.folder} has {len(store)} images for {len(source)} samples")
+        self.samples, self.boxes, self.store, self.train = source.samples, source.boxes, store, train
+        self.labels = torch.as_tensor([label for _, label in source.samples], dtype=torch.int64)
+        self.mean, self.std = torch.tensor(mean).view(1, 3, 1, 1), torch.tensor(std).view(1, 3, 1, 1)
+
+    def __len__(self) -> int:
+        return len(self.store)
+
+    def __getitem__(self, index: int):
+        return self.store.tensor(index), int(self.labels[index])
+
+    def __getitems__(self, indices: list[int]):
+        images, sizes = self.store.batch(indices)
+        labels = self.labels[indices]
+        if self.train:
+            return UInt8Batch(images, sizes, labels)
+        return images.float().div_(255).sub_(self.mean).div_(self.std), labels
+
+
+class LoadAndPrepare:
+    """The cache build's per-image work (picklable for spawned workers): decode, crop to the box, prepare."""
+
+    def __init__(self, dataset: ImageClassificationDataset, prepare: Callable):
+        self.dataset, self.prepare = dataset, prepare
+
+    def __call__(self, index: int, _unused) -> torch.Tensor:
+        return self.prepare(self.dataset.load(index))
+
+
+def shrink_short_side(image: torch.Tensor, side: int) -> torch.Tensor:
+    """Resize a [C, H, W] image so its shorter side is `side`, unless it is already that small."""
+    return v2.functional.resize(image, [side], antialias=True) if min(image.shape[-2:]) > side else image
 
 
 def stratified_split(labels: Sequence[int], fraction: float, seed: int) -> tuple[list[int], list[int]]:
@@ -71,17 +121,21 @@ class ClassificationDataModule(pl.LightningDataModule):
 
     Args:
         image_size: the model's input side (rho = image_size / 224).
-        batch_size, num_workers: DataLoader settings (per process under DDP).
+        batch_size, num_workers: DataLoader settings (per process under DDP); the cached pipeline loads in the
+            main process and uses `num_workers` only to build its store.
         val_fraction: stratified part of the training samples held out for validation; 0 validates on the test
             samples (the best checkpoint is then chosen on the test split: only for quick experiments).
         min_crop_scale, eval_crop_fraction, color_jitter, mean, std: see data.transforms.
         seed: the validation split's seed.
+        decode_cache_gb: decode the images once into a uint8 cache when it takes at most this many GB (see the
+            module docstring); 0 streams from disk every epoch.
+        cache_short_side: the cached training images' shorter side (null: round(image_size * 8 / 7)).
     """
 
     def __init__(self, image_size: int = 224, batch_size: int = 32, num_workers: int = 2, val_fraction: float = 0.1,
                  min_crop_scale: float = 0.35, eval_crop_fraction: float = 0.875, color_jitter: float = 0.2,
                  mean: Sequence[float] = (0.485, 0.456, 0.406), std: Sequence[float] = (0.229, 0.224, 0.225),
-                 seed: int = 0):
+                 seed: int = 0, decode_cache_gb: float = 8.0, cache_short_side: int | None = None):
         super().__init__()
         if not 0 <= val_fraction < 1:
             raise ValueError(f"data.val_fraction must be in [0, 1), got {val_fraction}")
@@ -91,12 +145,21 @@ class ClassificationDataModule(pl.LightningDataModule):
                        color_jitter=color_jitter, mean=mean, std=std)
         self.train_transform = classification_transforms(True, image_size, **augment)
         self.eval_transform = classification_transforms(False, image_size, **augment)
-        self.datasets: dict[str, ImageClassificationDataset] = {}
+        self.batch_augment = ClassificationAugment(image_size, min_crop_scale, color_jitter, mean, std)
+        self.eval_crop_fraction, self.mean, self.std = eval_crop_fraction, mean, std
+        self.decode_cache_gb = decode_cache_gb
+        self.cache_short_side = cache_short_side or round(image_size * 8 / 7)
+        self.datasets: dict[str, Dataset] = {}
         self.class_names: list[str] = []
 
     @property
     def num_classes(self) -> int:
         return len(self.class_names)
+
+    @property
+    def cached(self) -> bool:
+        """Whether the decoded cache serves the data (known after setup)."""
+        return isinstance(self.datasets.get("train"), CachedClassificationDataset)
 
     def list_samples(self) -> tuple[list, list | None]:
         """(train, test) lists of (path, label) or (path, label, crop box or None); test None: split from train."""
@@ -115,20 +178,61 @@ class ClassificationDataModule(pl.LightningDataModule):
             train, val = [train[i] for i in keep], [train[i] for i in held]
         else:
             val = test
-        self.datasets = {"train": self._dataset(train, self.train_transform),
-                         "val": self._dataset(val, self.eval_transform),
-                         "test": self._dataset(test, self.eval_transform)}
+        streaming = {"train": self._dataset(train, self.train_transform),
+                     "val": self._dataset(val, self.eval_transform),
+                     "test": self._dataset(test, self.eval_transform)}
+        paths = [str(path) for ds in streaming.values() for path, _ in ds.samples]
+        self._name = os.path.commonpath(paths) if paths else "empty"
+        what = f"{type(self).__name__} ({self._name})"
+        estimate = sum(estimate_bytes(None, [p for p, _ in ds.samples], self._prepared_size(split))
+                       for split, ds in streaming.items())
+        if plan_cache(estimate, self.decode_cache_gb, what):
+            self.datasets = {split: self._cached(split, ds) for split, ds in streaming.items()}
+        else:
+            self.datasets = streaming
 
     @staticmethod
     def _dataset(samples: list, transform) -> ImageClassificationDataset:
         boxes = [s[2] for s in samples] if samples and len(samples[0]) > 2 else None
         return ImageClassificationDataset([(s[0], s[1]) for s in samples], transform, boxes)
 
+    def _prepared_size(self, split: str) -> Callable[[int, int], tuple[int, int]]:
+        """(width, height) of an image as the cache stores it."""
+        if split != "train":
+            return lambda w, h: (self.image_size, self.image_size)
+        side = self.cache_short_side
+        return lambda w, h: (w, h) if min(w, h) <= side else (max(1, round(w * side / min(w, h))),
+                                                             max(1, round(h * side / min(w, h))))
+
+    def prepare_for_cache(self, split: str) -> v2.Compose:
+        """The deterministic steps the cache applies once (uint8 tensor out), before any augmentation."""
+        if split != "train":
+            return v2.Compose([v2.ToImage(), *eval_resize(self.image_size, self.eval_crop_fraction)])
+        return v2.Compose([v2.ToImage(), v2.Lambda(partial(shrink_short_side, side=self.cache_short_side))])
+
+    def _cached(self, split: str, streaming: ImageClassificationDataset) -> CachedClassificationDataset:
+        paths = [p for p, _ in streaming.samples]
+        boxes = hashlib.sha1(json.dumps(streaming.boxes).encode()).hexdigest() if streaming.boxes else None
+        settings = {"split": split, "image_size": self.image_size, "boxes": boxes,
+                    "short_side": self.cache_short_side if split == "train" else None,
+                    "eval_crop_fraction": None if split == "train" else self.eval_crop_fraction}
+        store = decoded_images(paths, f"{self._name}-{split}", settings,
+                               LoadAndPrepare(streaming, self.prepare_for_cache(split)), self.num_workers)
+        return CachedClassificationDataset(streaming, store, split == "train", self.mean, self.std)
+
+    def on_after_batch_transfer(self, batch, dataloader_idx: int):
+        """Augment the cached pipeline's uint8 training batches on their device (data.batch_augment)."""
+        if isinstance(batch, UInt8Batch):
+            return self.batch_augment(batch.images, batch.sizes), batch.targets
+        return batch
+
     def _loader(self, split: str, shuffle: bool) -> DataLoader:
-        return DataLoader(self.datasets[split], batch_size=self.batch_size, shuffle=shuffle,
-                          num_workers=self.num_workers, persistent_workers=self.num_workers > 0,
-                          pin_memory=torch.cuda.is_available(), drop_last=shuffle and
-                          len(self.datasets[split]) > self.batch_size)
+        dataset = self.datasets[split]
+        cached = isinstance(dataset, CachedClassificationDataset)
+        workers = 0 if cached else self.num_workers
+        return DataLoader(dataset, batch_size=self.batch_size, shuffle=shuffle, num_workers=workers,
+                          persistent_workers=workers > 0, collate_fn=whole_batch if cached else None,
+                          pin_memory=torch.cuda.is_available(), drop_last=shuffle and len(dataset) > self.batch_size)
 
     def train_dataloader(self) -> DataLoader:
         return self._loader("train", shuffle=True)

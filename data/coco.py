@@ -35,11 +35,15 @@ from typing import Any, Sequence
 import numpy as np
 import pytorch_lightning as pl
 import torch
+from PIL import Image
 from pycocotools.coco import COCO
 from torch.utils.data import DataLoader, Dataset
 
-from .classification import load_rgb
-from .detection_transforms import AUGMENTS, detection_transforms, to_tv_target
+from torchvision.transforms import v2
+
+from .batch_augment import UInt8Batch, flip_detection_batch
+from .decoded import DecodedImages, decoded_images, estimate_bytes, load_rgb, plan_cache, whole_batch
+from .detection_transforms import AUGMENTS, detection_transforms, sanitize_target, to_tv_target
 from .errors import DatasetError
 
 log = logging.getLogger(__name__)
@@ -174,6 +178,11 @@ class COCODetection(Dataset):
         return len(self.ids)
 
     def __getitem__(self, index: int):
+        return self.transform(*self.load(index))
+
+
+    def load(self, index: int) -> tuple[Any, dict]:
+        """The decoded image (checked against its listed size) and its target, before any transform."""
         image_id = self.ids[index]
         info = self.coco.imgs[image_id]
         path = self.image_dir / info["file_name"]
@@ -184,7 +193,66 @@ class COCODetection(Dataset):
         boxes, labels = self.targets[index]
         target = {"boxes": torch.from_numpy(boxes.copy()), "labels": torch.from_numpy(labels.copy()),
                   "image_id": image_id, "orig_size": (image.height, image.width)}
-        return self.transform(image, to_tv_target(target, (image.height, image.width)))
+        return image, to_tv_target(target, (image.height, image.width))
+
+
+class CachedCOCODetection(Dataset):
+    """The images of a COCODetection from a decoded store (data.decoded), with the same targets. Three modes:
+
+    - `batched` (training with a fixed train_size and flip or no augmentation): the store holds the images
+      resized to train_size x train_size, their targets are scaled once, and batches (`__getitems__`) are
+      UInt8Batches that the data module flips on the training device;
+    - `transform` given (other training): each stored image, as a PIL image, goes through the streaming
+      pipeline's transform (the ssd augmentation: the same PIL kernels, without the decoding);
+    - neither (evaluation): float images in [0, 1] and their targets, as the streaming pipeline gives them.
+    """
+
+    def __init__(self, base: COCODetection, store: DecodedImages, batched: bool, transform, min_box_size: float):
+        if len(store) != len(base):
+            raise ValueError(f"decoded store {store.folder} has {len(store)} images for {len(base)} in "
+                             f"{base.annotation_file}")
+        self.store, self.batched, self.transform = store, batched, None if batched else transform
+        self.ids, self.coco = base.ids, base.coco
+        self.targets = []
+        for index, (height, width) in enumerate(store.sizes.tolist()):
+            boxes, labels = base.targets[index]
+            info = base.coco.imgs[base.ids[index]]
+            scale = torch.tensor([width / info["width"], height / info["height"]] * 2, dtype=torch.float32)
+            target = {"boxes": torch.from_numpy(boxes.copy()) * scale, "labels": torch.from_numpy(labels.copy()),
+                      "image_id": base.ids[index], "orig_size": (info["height"], info["width"])}
+            self.targets.append(target if self.transform else sanitize_target(target, (height, width),
+                                                                               min_box_size))
+
+    def __len__(self) -> int:
+        return len(self.store)
+
+    def __getitem__(self, index: int):
+        target = self.targets[index]
+        if self.transform is not None:
+            image = Image.fromarray(self.store.image(index))
+            return self.transform(image, to_tv_target(target, (image.height, image.width)))
+        image = self.store.tensor(index)
+        return (image, target) if self.batched else (image.float().div_(255), target)
+
+    def __getitems__(self, indices: list[int]):
+        if not self.batched:
+            return collate_detection([self[i] for i in indices])
+        images, sizes = self.store.batch(indices)
+        return UInt8Batch(images, sizes, [self.targets[i] for i in indices])
+
+
+class LoadAndResize:
+    """The cache build's per-image work (picklable for spawned workers): decode (checking the listed size), then
+    resize to size x size when `size` is given, as the streaming pipeline's train_size step does."""
+
+    def __init__(self, dataset: COCODetection, size: int | None):
+        self.dataset, self.size = dataset, size
+
+    def __call__(self, index: int, _unused) -> torch.Tensor:
+        image, _ = self.dataset.load(index)
+        if self.size:
+            image = v2.functional.resize(image, [self.size, self.size], antialias=True)
+        return v2.functional.pil_to_tensor(image)
 
 
 def collate_detection(batch):
@@ -210,6 +278,11 @@ class COCODataModule(pl.LightningDataModule):
         train_size: resize training images to train_size x train_size after augmentation (None: leave it to the
             model; the result is the same, only the batches are smaller).
         zoom_out_max: largest canvas side / image side of the "ssd" zoom-out.
+        decode_cache_gb: decode the images once into a uint8 cache (data.decoded) when the splits being set up
+            take at most this many GB, else stream them from disk with `num_workers` workers (0: always stream).
+            Cached training with a fixed train_size and flip (or no) augmentation stores train_size x train_size
+            images and flips whole batches on the training device in the main process; the ssd augmentation runs
+            per image on the stored tensors in the workers.
     """
 
     def __init__(self, root: str | None = None, train_images: str = "train2017", val_images: str = "val2017",
@@ -217,7 +290,7 @@ class COCODataModule(pl.LightningDataModule):
                  val_annotations: str = "annotations/instances_val2017.json", augment: str = "ssd",
                  batch_size: int = 16, num_workers: int = 2, seed: int = 0, generator: dict | None = None,
                  min_box_size: float = 1.0, image_size: int | None = None, train_size: int | None = None,
-                 zoom_out_max: float = 2.0):
+                 zoom_out_max: float = 2.0, decode_cache_gb: float = 8.0):
         super().__init__()
         if augment not in AUGMENTS:
             raise ValueError(f"data.augment must be one of {list(AUGMENTS)}, got {augment!r}")
@@ -239,7 +312,7 @@ class COCODataModule(pl.LightningDataModule):
                 raise DatasetError(f"COCO image folder not found: {image_dir}; {ROOT_HINT}")
         self.augment, self.batch_size, self.num_workers, self.seed = augment, batch_size, num_workers, seed
         self.min_box_size, self.image_size, self.train_size = min_box_size, image_size, train_size
-        self.zoom_out_max = zoom_out_max
+        self.zoom_out_max, self.decode_cache_gb = zoom_out_max, decode_cache_gb
 
         self._coco: dict[str, COCO] = {"val": load_coco(self.paths["val"][0], min_box_size)}
         self.categories = category_table(self._coco["val"])
@@ -282,6 +355,10 @@ class COCODataModule(pl.LightningDataModule):
                                    f"need the same 'categories'")
         return self._coco[split]
 
+    def _batched(self, split: str) -> bool:
+        """Whether the cached pipeline stores this split at a fixed size and augments whole batches."""
+        return split == "train" and bool(self.train_size) and self.augment in ("flip", "none")
+
     def _dataset(self, split: str, train: bool) -> COCODetection:
         transform = detection_transforms(train, self.augment if train else "none", zoom_out_max=self.zoom_out_max,
                                          train_size=self.train_size, min_box_size=self.min_box_size)
@@ -291,17 +368,52 @@ class COCODataModule(pl.LightningDataModule):
         return dataset
 
     def setup(self, stage: str | None = None) -> None:
-        if "val" not in self.datasets:
-            self.datasets["val"] = self._dataset("val", train=False)
-        if stage in ("fit", None) and "train" not in self.datasets:
-            self.datasets["train"] = self._dataset("train", train=True)
+        splits = ["val", "train"] if stage in ("fit", None) else ["val"]
+        streaming = {split: self._dataset(split, train=split == "train") for split in splits
+                     if split not in self.datasets}
+        if not streaming:
+            return
+        estimate = sum(estimate_bytes([(info["width"], info["height"]) for info in ds.coco.imgs.values()], [],
+                                      self._prepared_size(split)) for split, ds in streaming.items())
+        cache = plan_cache(estimate, self.decode_cache_gb, f"COCO {'+'.join(streaming)} data ({self.root})")
+        self.datasets.update({split: self._cached(split, ds) if cache else ds for split, ds in streaming.items()})
+
+    def _prepared_size(self, split: str):
+        """(width, height) of an image as the cache stores it."""
+        return (lambda w, h: (self.train_size, self.train_size)) if self._batched(split) else (lambda w, h: (w, h))
+
+    def _cached(self, split: str, streaming: COCODetection) -> CachedCOCODetection:
+        batched = self._batched(split)
+        size = self.train_size if batched else None
+        settings = {"split": split, "size": size}
+        paths = [streaming.image_dir / streaming.coco.imgs[i]["file_name"] for i in streaming.ids]
+        store = decoded_images(paths, f"{self.root}-{split}", settings, LoadAndResize(streaming, size),
+                               self.num_workers)
+        return CachedCOCODetection(streaming, store, batched, streaming.transform if split == "train" else None,
+                                   self.min_box_size)
+
+    @property
+    def cached(self) -> bool:
+        """Whether the decoded cache serves the data (known after setup)."""
+        return isinstance(self.datasets.get("train"), CachedCOCODetection)
+
+    def on_after_batch_transfer(self, batch, dataloader_idx: int):
+        """Flip the cached pipeline's uint8 training batches, images and boxes, on their device."""
+        if isinstance(batch, UInt8Batch):
+            images = batch.images.float().div_(255)
+            if self.augment == "flip":
+                return flip_detection_batch(images, batch.targets)
+            return images, batch.targets
+        return batch
 
     def _loader(self, split: str, train: bool) -> DataLoader:
         if split not in self.datasets:
             self.setup("fit" if train else "test")
         dataset = self.datasets[split]
-        return DataLoader(dataset, batch_size=self.batch_size, shuffle=train, collate_fn=collate_detection,
-                          num_workers=self.num_workers, persistent_workers=self.num_workers > 0,
+        workers = self.num_workers if getattr(dataset, "transform", None) is not None else 0
+        return DataLoader(dataset, batch_size=self.batch_size, shuffle=train,
+                          collate_fn=whole_batch if isinstance(dataset, CachedCOCODetection) else collate_detection,
+                          num_workers=workers, persistent_workers=workers > 0,
                           pin_memory=torch.cuda.is_available(), drop_last=train and len(dataset) > self.batch_size,
                           generator=torch.Generator().manual_seed(self.seed) if train else None)
 

@@ -92,3 +92,10 @@ def detection_transforms(train: bool, augment: str = "ssd", zoom_out_max: float 
 def to_tv_target(target: dict, canvas_size: tuple[int, int]) -> dict:
     """A target whose "boxes" (XYXY pixels) are wrapped as BoundingBoxes of an image of `canvas_size` (h, w)."""
     return {**target, "boxes": tv_tensors.BoundingBoxes(target["boxes"], format="XYXY", canvas_size=canvas_size)}
+
+
+def sanitize_target(target: dict, canvas_size: tuple[int, int], min_box_size: float = 1.0) -> dict:
+    """The end of every pipeline for a target alone: boxes clamped to a (h, w) canvas, those thinner than
+    `min_box_size` dropped with their labels, plain tensors out (the decoded cache precomputes its targets so)."""
+    steps = v2.Compose([v2.ClampBoundingBoxes(), v2.SanitizeBoundingBoxes(min_size=min_box_size), v2.ToPureTensor()])
+    return steps(to_tv_target(target, canvas_size))

@@ -27,6 +27,12 @@ def classification_transforms(train: bool, image_size: int, min_crop_scale: floa
         if color_jitter > 0:
             steps.append(v2.ColorJitter(color_jitter, color_jitter, color_jitter))
     else:
-        steps = [v2.Resize(round(image_size / eval_crop_fraction), antialias=True), v2.CenterCrop(image_size)]
+        steps = eval_resize(image_size, eval_crop_fraction)
     return v2.Compose([v2.ToImage(), *steps, v2.ToDtype(torch.float32, scale=True),
                        v2.Normalize(mean=list(mean), std=list(std))])
+
+
+def eval_resize(image_size: int, eval_crop_fraction: float = 0.875) -> list[v2.Transform]:
+    """Evaluation's deterministic geometry: resize the shorter side to image_size / eval_crop_fraction, then
+    centre-crop image_size (the decoded cache stores evaluation images after exactly these steps)."""
+    return [v2.Resize(round(image_size / eval_crop_fraction), antialias=True), v2.CenterCrop(image_size)]

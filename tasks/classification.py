@@ -22,11 +22,13 @@ class ClassificationTask(TaskModule):
         dropout: dropout before the classifier.
         label_smoothing: cross-entropy label smoothing (the paper uses none).
         optimizer, scheduler: see tasks.optim.
+        channels_last: NHWC memory layout (see tasks.base.TaskModule).
     """
 
     def __init__(self, backbone: Backbone, num_classes: int, dropout: float = 0.0, label_smoothing: float = 0.0,
-                 optimizer: dict[str, Any] | None = None, scheduler: dict[str, Any] | None = None):
-        super().__init__(backbone, optimizer, scheduler)
+                 optimizer: dict[str, Any] | None = None, scheduler: dict[str, Any] | None = None,
+                 channels_last: bool = True):
+        super().__init__(backbone, optimizer, scheduler, channels_last)
         if num_classes < 2:
             raise ValueError(f"num_classes must be >= 2, got {num_classes}")
         self.save_hyperparameters(ignore=["backbone"])

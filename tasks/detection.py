@@ -115,12 +115,14 @@ class DetectionTask(TaskModule):
         num_visualized: validation images drawn with their predictions at test end.
         visualize_score: smallest score drawn.
         optimizer, scheduler: see tasks.optim.
+        channels_last: NHWC memory layout (see tasks.base.TaskModule).
     """
 
     def __init__(self, backbone: Backbone, num_classes: int, architecture: str = "ssd",
                  detector: dict[str, Any] | None = None, num_visualized: int = 6, visualize_score: float = 0.3,
-                 optimizer: dict[str, Any] | None = None, scheduler: dict[str, Any] | None = None):
-        super().__init__(backbone, optimizer, scheduler)
+                 optimizer: dict[str, Any] | None = None, scheduler: dict[str, Any] | None = None,
+                 channels_last: bool = True):
+        super().__init__(backbone, optimizer, scheduler, channels_last)
         if architecture not in BUILDERS:
             raise ValueError(f"model.architecture must be one of {sorted(BUILDERS)}, got '{architecture}'")
         if num_classes < 1:

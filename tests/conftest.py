@@ -31,6 +31,16 @@ TINY_DOGS = [
     "callbacks.progress_bar.refresh_rate=0",
 ]
 
+# Tiny detection runs on a small generated COCO-format dataset (SSD: TINY_SSD).
+TINY_DETECTION = [
+    "data.generator={train_images: 12, val_images: 6, min_side: 96, max_side: 112}",
+    "data.image_size=96", "data.batch_size=4", "data.num_workers=0",
+    "backbone.width_mult=0.25",
+    "trainer.max_epochs=1", "trainer.log_every_n_steps=1", "latency_repeats=1",
+    "callbacks.progress_bar.refresh_rate=0", "model.num_visualized=2",
+]
+TINY_SSD = ["task=ssd", "model.detector.size=96", *TINY_DETECTION]
+
 
 @pytest.fixture(scope="session", autouse=True)
 def private_cache(tmp_path_factory) -> Path:

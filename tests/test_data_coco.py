@@ -381,8 +381,9 @@ def test_boxes_outside_the_image_clipped_degenerate_dropped_with_count(tmp_path,
     assert "dropped 4 annotation(s)" in caplog.text
 
 
+@pytest.mark.parametrize("decode_cache_gb", [8.0, 0.0])  # found when the cache is built / when loaded
 @pytest.mark.parametrize("damage", ["garbage", "truncated"])
-def test_unreadable_image_names_the_file(tmp_path, damage):
+def test_unreadable_image_names_the_file(tmp_path, damage, decode_cache_gb):
     root = write_dataset(tmp_path)
     path = root / "val2017" / "b.jpg"
     if damage == "garbage":
@@ -390,19 +391,20 @@ def test_unreadable_image_names_the_file(tmp_path, damage):
     else:
         Image.fromarray(np.random.default_rng(0).integers(0, 255, (40, 40, 3), dtype=np.uint8)).save(path)
         path.write_bytes(path.read_bytes()[:300])
-    dm = module(root)
-    dm.setup("test")
+    dm = module(root, decode_cache_gb=decode_cache_gb)
     with pytest.raises(DatasetError, match=r"val2017/b\.jpg"):
+        dm.setup("test")
         for _ in dm.val_dataloader():
             pass
 
 
-def test_image_size_disagreeing_with_the_json(tmp_path):
+@pytest.mark.parametrize("decode_cache_gb", [8.0, 0.0])
+def test_image_size_disagreeing_with_the_json(tmp_path, decode_cache_gb):
     root = write_dataset(tmp_path)
     Image.new("RGB", (41, 40)).save(root / "val2017" / "b.jpg")
-    dm = module(root)
-    dm.setup("test")
+    dm = module(root, decode_cache_gb=decode_cache_gb)
     with pytest.raises(DatasetError, match=r"b\.jpg is 41x40 pixels but .*instances_val2017\.json says 40x40"):
+        dm.setup("test")
         dm.datasets["val"][1]
 
 

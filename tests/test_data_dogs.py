@@ -63,7 +63,7 @@ def test_splits_labels_and_batches(dogs_root):
     assert sizes == {"train": 12, "val": 6, "test": 9}
     train = set(dm.datasets["train"].samples)
     assert not train & set(dm.datasets["val"].samples)  # validation is held out of training
-    images, labels = next(iter(dm.train_dataloader()))
+    images, labels = dm.on_after_batch_transfer(next(iter(dm.train_dataloader())), 0)  # cached: augments here
     assert images.shape == (4, 3, 32, 32) and images.dtype == torch.float32
     assert labels.dtype == torch.int64 and set(labels.tolist()) <= {0, 1, 2}
     val_labels = [label for _, label in dm.datasets["val"].samples]
@@ -80,7 +80,8 @@ def test_labels_follow_the_list_files(dogs_root):
 
 
 def test_crop_to_box_crops_to_the_voc_box(dogs_root):
-    dm = module(dogs_root, crop_to_box=True, val_fraction=0.0)
+    """(The cached pipeline stores the same crops: tests/test_decoded_cache.py.)"""
+    dm = module(dogs_root, crop_to_box=True, val_fraction=0.0, decode_cache_gb=0)
     dm.setup()
     dataset = dm.datasets["test"]
     dataset.transform = None
@@ -108,15 +109,16 @@ def test_list_entry_pointing_at_missing_file(dogs_copy):
         dm.setup()
 
 
+@pytest.mark.parametrize("decode_cache_gb", [8.0, 0.0])  # found when the cache is built / when loaded
 @pytest.mark.parametrize("damage", ["truncated", "not_an_image"])
-def test_unreadable_image_names_the_file(dogs_copy, damage):
+def test_unreadable_image_names_the_file(dogs_copy, damage, decode_cache_gb):
     files, _ = read_list(dogs_copy / "lists" / "test_list.mat")
     path = dogs_copy / "Images" / files[0]
     data = path.read_bytes()
     path.write_bytes(data[: len(data) // 2] if damage == "truncated" else b"hello, not a jpeg")
-    dm = module(dogs_copy, val_fraction=0.0)
-    dm.setup()
+    dm = module(dogs_copy, val_fraction=0.0, decode_cache_gb=decode_cache_gb)
     with pytest.raises(DatasetError, match=f"cannot read image {path}"):
+        dm.setup()
         next(iter(dm.test_dataloader()))
 
 

@@ -20,9 +20,9 @@ from backbone import MobileNetV1
 from tasks.detection import DETECTIONS_FILE, METRICS, DetectionTask, coco_evaluate, to_coco_results
 
 try:  # tests/ as a package or as rootdir-relative modules
-    from .conftest import compose_config
+    from .conftest import TINY_DETECTION, TINY_SSD, compose_config
 except ImportError:
-    from conftest import compose_config
+    from conftest import TINY_DETECTION, TINY_SSD, compose_config
 
 CATEGORY_IDS = [5, 9]  # non-contiguous, as COCO's: label 1 <-> 5, label 2 <-> 9
 
@@ -125,17 +125,10 @@ def test_task_logs_pycocotools_metrics_saves_them_and_draws(tmp_path, caplog):
 
 # ------------------------------------------------------------------------------------------- end-to-end (runner)
 TINY = {
-    "ssd": ["task=ssd", "model.detector.size=96"],
+    "ssd": TINY_SSD,
     "faster_rcnn": ["task=faster_rcnn", "model.detector.min_size=96", "model.detector.max_size=128",
-                    "model.detector.box_batch_size_per_image=32"],
+                    "model.detector.box_batch_size_per_image=32", *TINY_DETECTION],
 }
-COMMON = [
-    "data.generator={train_images: 12, val_images: 6, min_side: 96, max_side: 112}",
-    "data.image_size=96", "data.batch_size=4", "data.num_workers=0",
-    "backbone.width_mult=0.25",
-    "trainer.max_epochs=1", "trainer.log_every_n_steps=1", "latency_repeats=1",
-    "callbacks.progress_bar.refresh_rate=0", "model.num_visualized=2",
-]
 
 
 @pytest.mark.parametrize("task", ["ssd", "faster_rcnn"])
@@ -144,7 +137,7 @@ def test_end_to_end_run_metrics_match_saved_detections(task, tmp_path):
     from hydra.utils import instantiate
 
     from tasks.runner import train_and_test
-    cfg = compose_config([*TINY[task], *COMMON], tmp_path)
+    cfg = compose_config(TINY[task], tmp_path)
     results = train_and_test(cfg)
     assert set(results["metrics"]) == set(METRICS)
     assert results["params"] > 0 and results["mult_adds"] > 0

@@ -86,6 +86,13 @@ def test_seeded_run_is_reproducible_also_without_loggers(tiny_run, tmp_path):
     assert not list(tmp_path.rglob("metrics.csv")) and list(out.rglob("metrics.csv"))
 
 
+def test_seeded_run_is_reproducible_when_streaming(tmp_path):
+    """The same with the decoded cache off (decoding and augmenting in the loader, as for large datasets)."""
+    streaming = [*TINY_DOGS, "data.decode_cache_gb=0", "logger=none"]
+    first = train_and_test(compose_config(streaming, tmp_path / "a"))
+    assert first["metrics"] == train_and_test(compose_config(streaming, tmp_path / "b"))["metrics"]
+
+
 def test_resume_last_without_checkpoint_says_how(tmp_path):
     with pytest.raises(ConfigError, match="checkpoint not found.*hydra.run.dir"):
         train_and_test(compose_config([*TINY_DOGS, "resume=last"], tmp_path))

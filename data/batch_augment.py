@@ -1,0 +1,140 @@
+"""Augmentation of whole uint8 batches with per-sample random parameters, on whatever device the batch is on.
+
+The decoded cache (data.decoded) hands the training step uint8 batches; the data modules run these in
+`on_after_batch_transfer`, so the work happens in the main process on the CPU (a few ms per batch, no worker
+processes competing with the step for the cores) and on the GPU when training there.
+
+Classification reproduces data.transforms' training pipeline (torchvision's RandomResizedCrop, horizontal flip,
+ColorJitter, Normalize) with the same parameter distributions, drawn per sample from torch's global generator
+(seeded by `seed`). Two differences, both small:
+- the crop is resampled bilinearly with `grid_sample` (no antialiasing); the cache keeps training images at most
+  about 1.14x the model's input (data.classification), so the downscale is mild;
+- the colour jitter is applied as one per-sample 3x3 colour matrix (brightness, contrast and saturation are linear
+  maps that commute), clamped once at the end, where torchvision clamps after each of the three in a random
+  order: results differ only where an intermediate value left [0, 1].
+
+Detection flips images and their boxes together (torchvision's RandomHorizontalFlip on BoundingBoxes).
+"""
+from __future__ import annotations
+
+import math
+from typing import Any, NamedTuple, Sequence
+
+import torch
+from torch.nn import functional as F
+
+GRAY = (0.2989, 0.587, 0.114)  # torchvision's rgb_to_grayscale weights
+
+
+class UInt8Batch(NamedTuple):
+    """A training batch as the decoded cache serves it, before augmentation: `images` uint8 [B, 3, H, W] (padded
+    to the batch's largest image), `sizes` [B, 2] each image's true height and width, `targets` the labels
+    (classification) or target dicts (detection). The data module's `on_after_batch_transfer` augments it."""
+    images: torch.Tensor
+    sizes: torch.Tensor
+    targets: Any
+
+
+def random_resized_crop_boxes(sizes: torch.Tensor, scale: tuple[float, float] = (0.08, 1.0),
+                              ratio: tuple[float, float] = (3 / 4, 4 / 3), trials: int = 10) -> torch.Tensor:
+    """torchvision's RandomResizedCrop.get_params for a batch: [B, 4] crops (left, top, width, height) in pixels
+    of images of [B, 2] (height, width) sizes: the first of `trials` area/aspect draws that fits, else the
+    central crop clamped to `ratio`."""
+    heights, widths = sizes[:, :1].double(), sizes[:, 1:].double()
+    count = len(sizes)
+    area = heights * widths
+    target = area * torch.empty(count, trials, dtype=torch.float64).uniform_(*scale)
+    log_ratio = torch.empty(count, trials, dtype=torch.float64).uniform_(math.log(ratio[0]), math.log(ratio[1]))
+    aspect = torch.exp(log_ratio)
+    w = torch.round(torch.sqrt(target * aspect))
+    h = torch.round(torch.sqrt(target / aspect))
+    fits = (w > 0) & (h > 0) & (w <= widths) & (h <= heights)
+    first = torch.where(fits.any(1), fits.int().argmax(1), 0)
+    w, h = w.gather(1, first[:, None]), h.gather(1, first[:, None])
+    found = fits.any(1, keepdim=True)
+    top = torch.floor(torch.rand(count, 1, dtype=torch.float64) * (heights - h + 1))
+    left = torch.floor(torch.rand(count, 1, dtype=torch.float64) * (widths - w + 1))
+    # fallback: whole image, cut to the nearest allowed aspect ratio
+    in_ratio = widths / heights
+    fw = torch.where(in_ratio < ratio[0], widths, torch.where(in_ratio > ratio[1], torch.round(heights * ratio[1]),
+                                                              widths))
+    fh = torch.where(in_ratio < ratio[0], torch.round(widths / ratio[0]), heights)
+    w, h = torch.where(found, w, fw), torch.where(found, h, fh)
+    top = torch.where(found, top, torch.div(heights - h, 2, rounding_mode="floor"))
+    left = torch.where(found, left, torch.div(widths - w, 2, rounding_mode="floor"))
+    return torch.cat([left, top, w, h], dim=1).float()
+
+
+def crop_resize(images: torch.Tensor, crops: torch.Tensor, size: int, flip: torch.Tensor | None = None
+                ) -> torch.Tensor:
+    """Bilinear crop-and-resize of every image to size x size: `crops` [B, 4] (left, top, width, height) in
+    pixels of the [B, C, H, W] float batch; `flip` [B] bool mirrors those outputs left-right (free: it is the
+    sign of the sampling grid)."""
+    count, _, height, width = images.shape
+    left, top, w, h = crops.to(images.device, images.dtype).unbind(1)
+    sign = 1 - 2 * flip.to(images.device, images.dtype) if flip is not None else torch.ones_like(w)
+    theta = torch.zeros(count, 2, 3, device=images.device, dtype=images.dtype)
+    theta[:, 0, 0] = sign * w / width
+    theta[:, 0, 2] = (2 * left + w) / width - 1
+    theta[:, 1, 1] = h / height
+    theta[:, 1, 2] = (2 * top + h) / height - 1
+    grid = F.affine_grid(theta, [count, images.shape[1], size, size], align_corners=False)
+    return F.grid_sample(images, grid, mode="bilinear", padding_mode="border", align_corners=False)
+
+
+def color_jitter(images: torch.Tensor, brightness: float, contrast: float, saturation: float) -> torch.Tensor:
+    """torchvision ColorJitter(brightness, contrast, saturation): factors uniform in [1 - j, 1 + j] per sample,
+    applied by `adjust_colors`; `images` are [B, 3, H, W] floats in [0, 1]."""
+    def factors(j: float) -> torch.Tensor:
+        return torch.empty(len(images)).uniform_(max(0.0, 1 - j), 1 + j).to(images.device, images.dtype)
+    return adjust_colors(images, factors(brightness), factors(contrast), factors(saturation))
+
+
+def adjust_colors(images: torch.Tensor, brightness: torch.Tensor, contrast: torch.Tensor,
+                  saturation: torch.Tensor) -> torch.Tensor:
+    """torchvision's adjust_brightness, adjust_contrast and adjust_saturation with [B] per-image factors, as one
+    colour matrix per image (see the module docstring), not clamped."""
+    b, c, s = brightness, contrast, saturation
+    gray = torch.tensor(GRAY, device=images.device, dtype=images.dtype)
+    eye = torch.eye(3, device=images.device, dtype=images.dtype)
+    # saturation(contrast(brightness(x))) = c b (s I + (1 - s) 1 g^T) x + (1 - c) b mean(g^T x)
+    matrix = (c * b)[:, None, None] * (s[:, None, None] * eye + (1 - s)[:, None, None] * gray.expand(3, 3))
+    mean_gray = images.mean(dim=(2, 3)) @ gray
+    offset = ((1 - c) * b * mean_gray)[:, None, None].expand(len(images), 3, 1)
+    return torch.baddbmm(offset, matrix, images.flatten(2)).view_as(images)
+
+
+class ClassificationAugment:
+    """uint8 [B, 3, H, W] batch (+ [B, 2] true sizes) -> normalised float [B, 3, size, size]: random resized crop,
+    horizontal flip, colour jitter, normalisation (data.transforms' training pipeline, batched)."""
+
+    def __init__(self, image_size: int, min_crop_scale: float = 0.35, color_jitter: float = 0.2,
+                 mean: Sequence[float] = (0.485, 0.456, 0.406), std: Sequence[float] = (0.229, 0.224, 0.225)):
+        self.image_size, self.min_crop_scale, self.jitter = image_size, min_crop_scale, color_jitter
+        self.mean, self.std = torch.tensor(mean).view(1, 3, 1, 1), torch.tensor(std).view(1, 3, 1, 1)
+
+    def __call__(self, images: torch.Tensor, sizes: torch.Tensor) -> torch.Tensor:
+        crops = random_resized_crop_boxes(sizes.cpu(), scale=(self.min_crop_scale, 1.0))
+        flip = torch.rand(len(images)) < 0.5
+        out = crop_resize(images.float(), crops, self.image_size, flip).div_(255)
+        if self.jitter > 0:
+            out = color_jitter(out, self.jitter, self.jitter, self.jitter)
+        return out.clamp_(0, 1).sub_(self.mean.to(out.device)).div_(self.std.to(out.device))
+
+
+def flip_detection_batch(images: torch.Tensor, targets: list[dict], p: float = 0.5) -> tuple[torch.Tensor, list]:
+    """Mirror a random share `p` of a [B, C, H, W] batch left-right, with their XYXY pixel boxes."""
+    flip = torch.rand(len(images)) < p
+    if not flip.any():
+        return images, targets
+    width = images.shape[-1]
+    mask = flip.to(images.device)
+    images = torch.where(mask[:, None, None, None], images.flip(-1), images)
+    flipped = []
+    for target, f in zip(targets, flip.tolist()):
+        if f:
+            boxes = target["boxes"]
+            target = {**target, "boxes": torch.stack([width - boxes[:, 2], boxes[:, 1], width - boxes[:, 0],
+                                                      boxes[:, 3]], dim=1)}
+        flipped.append(target)
+    return images, flipped

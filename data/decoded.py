@@ -1,0 +1,200 @@
+"""Decode once: a split's images decoded and resized a single time into a uint8 store that every epoch reads.
+
+Why: on a small machine the DataLoader workers that decode JPEGs and augment PIL images every epoch compete with
+the training step for the same cores, for images that never change. Small datasets (the embedded defaults,
+Stanford Dogs, a folder of photos) are therefore decoded once, resized by a deterministic `prepare` function (the
+part of the pipeline that has no randomness), and written as raw uint8 HWC pixels into one file in the suite's
+cache (`<cache>/decoded/`), which is memory-mapped: the page cache holds it once for every process (DDP ranks,
+workers) and a second run reuses it. Random augmentation then runs on batched tensors (data.batch_augment).
+
+Keys and safety:
+- The store's folder is named after the dataset folder, the split and the `prepare` settings; its completion
+  marker holds a fingerprint of the image files (path, size, mtime): a changed file or setting rebuilds it.
+- It is built into a temporary folder and renamed when complete (data.cache.ensure_generated), under a file
+  lock, so an interrupted build never leaves a store that looks complete, and DDP ranks build it once.
+- A missing, truncated or corrupt image stops the build with a DatasetError naming the file.
+- `plan_cache` decides, from an estimate of the decoded size, whether a dataset fits `data.decode_cache_gb`;
+  one that does not streams from disk with workers (a log line says so), as large datasets (COCO, MP-16) do.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import random
+from pathlib import Path
+from typing import Callable, Sequence
+
+import numpy as np
+import torch
+from PIL import Image, UnidentifiedImageError
+from torch.utils.data import DataLoader, Dataset
+
+from .cache import default_cache_dir, ensure_generated
+from .errors import DatasetError
+
+log = logging.getLogger(__name__)
+
+FORMAT_VERSION = 1
+PIXELS, INDEX = "pixels.u8", "index.npy"
+HEADER_SAMPLE = 256  # image headers read to estimate a split's decoded size when the sizes are not listed
+
+
+def load_rgb(path: Path) -> Image.Image:
+    """Decode the whole file now (PIL is lazy), so a truncated or corrupt image fails here, naming the file."""
+    try:
+        with Image.open(path) as image:
+            image.load()
+            return image.convert("RGB")
+    except FileNotFoundError:
+        raise DatasetError(f"image file not found: {path}") from None
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as err:
+        raise DatasetError(f"cannot read image {path}: {err}. Replace or delete the file (and its list entry)."
+                           ) from None
+
+
+def fingerprint(paths: Sequence[Path]) -> str:
+    """sha1 of every file's (path, size, mtime): changes when a file is replaced, edited, added or removed."""
+    digest = hashlib.sha1()
+    for path in paths:
+        try:
+            stat = os.stat(path)
+        except FileNotFoundError:
+            raise DatasetError(f"image file not found: {path}") from None
+        digest.update(f"{path}\t{stat.st_size}\t{stat.st_mtime_ns}\n".encode())
+    return digest.hexdigest()
+
+
+class _Prepare(Dataset):
+    """What the build's workers do: decode one file and apply the deterministic `prepare`."""
+
+    def __init__(self, paths: Sequence[Path], prepare: Callable[[int, Path], torch.Tensor]):
+        self.paths, self.prepare = list(paths), prepare
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+    def __getitem__(self, index: int) -> np.ndarray:
+        image = self.prepare(index, self.paths[index])  # load_rgb inside: a DatasetError naming a bad file
+        if image.dtype != torch.uint8 or image.dim() != 3 or image.shape[0] != 3:
+            raise TypeError(f"prepare must return a uint8 [3, H, W] tensor, got {image.dtype} {list(image.shape)}")
+        return image.permute(1, 2, 0).numpy()
+
+
+def _build(folder: Path, paths: Sequence[Path], prepare, num_workers: int) -> None:
+    loader = DataLoader(_Prepare(paths, prepare), batch_size=None, num_workers=num_workers,
+                        generator=torch.Generator())  # its own: building must not move the seeded global RNG
+    index = np.zeros((len(paths), 3), dtype=np.int64)  # byte offset, height, width
+    offset = 0
+    with open(folder / PIXELS, "wb") as out:
+        for i, pixels in enumerate(loader):
+            pixels = np.ascontiguousarray(pixels)
+            out.write(pixels.tobytes())
+            index[i] = offset, pixels.shape[0], pixels.shape[1]
+            offset += pixels.size
+    np.save(folder / INDEX, index)
+
+
+class DecodedImages:
+    """A built store: `len()`, `image(i)` (a read-only uint8 HWC view), `sizes` ([N, 2] heights and widths)."""
+
+    def __init__(self, folder: Path):
+        self.folder = folder
+        self.index = np.load(folder / INDEX)
+        size = int(self.index[-1, 0] + self.index[-1, 1] * self.index[-1, 2] * 3) if len(self.index) else 0
+        self.pixels = (np.memmap(folder / PIXELS, dtype=np.uint8, mode="c", shape=(size,)) if size
+                       else np.zeros(0, np.uint8))
+        self.sizes = self.index[:, 1:].copy()
+
+    def __len__(self) -> int:
+        return len(self.index)
+
+    @property
+    def nbytes(self) -> int:
+        return int(self.pixels.size)
+
+    def image(self, i: int) -> np.ndarray:
+        offset, height, width = (int(v) for v in self.index[i])
+        return self.pixels[offset: offset + height * width * 3].reshape(height, width, 3)
+
+    def tensor(self, i: int) -> torch.Tensor:
+        """Image `i` as a uint8 [3, H, W] tensor (a copy)."""
+        return torch.from_numpy(np.array(self.image(i))).permute(2, 0, 1)
+
+    def batch(self, indices: Sequence[int]) -> tuple[torch.Tensor, torch.Tensor]:
+        """uint8 [B, 3, H, W] with the batch's largest H and W (smaller images top-left, their last row and column
+        repeated into the padding, so bilinear sampling at their border sees the border) and their [B, 2] sizes."""
+        sizes = torch.from_numpy(self.sizes[list(indices)])
+        height, width = (int(v) for v in sizes.max(0).values) if len(indices) else (0, 0)
+        out = torch.empty((len(indices), height, width, 3), dtype=torch.uint8)
+        for b, i in enumerate(indices):
+            h, w = (int(v) for v in self.sizes[i])
+            out[b, :h, :w] = torch.from_numpy(self.image(i))
+            if w < width:
+                out[b, :h, w:] = out[b, :h, w - 1: w]
+            if h < height:
+                out[b, h:] = out[b, h - 1: h]
+        return out.permute(0, 3, 1, 2), sizes
+
+
+def decoded_images(paths: Sequence[Path], name: str, settings: dict,
+                   prepare: Callable[[int, Path], torch.Tensor], num_workers: int = 0,
+                   cache_dir: str | Path | None = None) -> DecodedImages:
+    """The store of `paths`, image i being `prepare(i, paths[i])` (a uint8 [3, H, W] tensor: decode with
+    `load_rgb`, then the deterministic steps), built if missing or stale.
+
+    `name` says which dataset and split (e.g. the image folder and "train"); `settings` (JSON-serialisable) must
+    describe everything `prepare` does: both go into the store's key, so a changed setting rebuilds it."""
+    paths = [Path(p).resolve() for p in paths]
+    key = json.dumps({"version": FORMAT_VERSION, "name": name, "settings": settings}, sort_keys=True, default=str)
+    folder = (Path(cache_dir) if cache_dir is not None else default_cache_dir()).expanduser() / "decoded" / (
+        Path(name).name[:60] + "-" + hashlib.sha1(key.encode()).hexdigest()[:12])
+    params = {"key": key, "count": len(paths), "files": fingerprint(paths)}
+
+    def build(tmp: Path) -> None:
+        log.info("decoding %d images once into %s (%s)", len(paths), folder, settings)
+        _build(tmp, paths, prepare, num_workers)
+
+    return DecodedImages(ensure_generated(folder, params, build))
+
+
+def whole_batch(batch):
+    """collate_fn of datasets whose `__getitems__` (what the DataLoader calls with a batch's indices) already
+    returns the batch."""
+    return batch
+
+
+def estimate_bytes(sizes: Sequence[tuple[int, int]] | None, paths: Sequence[Path],
+                   prepared_size: Callable[[int, int], tuple[int, int]]) -> int:
+    """Decoded bytes of a split: from the listed (width, height) of every image when known (COCO lists them),
+    else from the headers of a seeded sample of up to HEADER_SAMPLE files (PIL reads only the header)."""
+    if sizes is None:
+        sample = random.Random(0).sample(list(paths), min(len(paths), HEADER_SAMPLE))
+        measured = []
+        for path in sample:
+            try:
+                with Image.open(path) as image:
+                    measured.append(image.size)
+            except (OSError, SyntaxError, ValueError):
+                continue  # a bad file is named when the store is built; here it only leaves the sample
+        if not measured:
+            return 0
+        mean = np.mean([np.prod(prepared_size(w, h)) for w, h in measured])
+        return int(mean * 3 * len(paths))
+    return int(sum(np.prod(prepared_size(w, h)) for w, h in sizes) * 3)
+
+
+def plan_cache(estimated_bytes: int, budget_gb: float, what: str) -> bool:
+    """True when `estimated_bytes` fit `data.decode_cache_gb`; else log why the data will stream from disk."""
+    if budget_gb <= 0:
+        log.info("%s: streaming from disk every epoch (data.decode_cache_gb=0)", what)
+        return False
+    if estimated_bytes > budget_gb * 1e9:
+        log.warning("%s: decoded images would take about %.1f GB, more than data.decode_cache_gb=%g: streaming "
+                    "from disk with data.num_workers workers instead (raise data.decode_cache_gb to cache them)",
+                    what, estimated_bytes / 1e9, budget_gb)
+        return False
+    log.info("%s: decoding once into a uint8 cache of about %.2f GB (data.decode_cache_gb=%g)", what,
+             estimated_bytes / 1e9, budget_gb)
+    return True
