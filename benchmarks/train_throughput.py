@@ -76,19 +76,19 @@ def fit_timed(cfg, model, warmup: int, steps: int, train_dataloaders=None, datam
 
 
 def data_only(datamodule, warmup: int, steps: int) -> tuple[float, list]:
-    """Images/s of the training batches alone (loader + on-device augmentation), and the batches read."""
+    """Images/s of the training batches alone (loader + on-device augmentation, over as many epochs as it takes),
+    and the batches read."""
     batches, images, start = [], 0, None
-    for i, batch in enumerate(datamodule.train_dataloader()):
-        if i == warmup:
-            start = time.perf_counter()
-        batch = datamodule.on_after_batch_transfer(batch, 0)
-        batches.append(batch)
-        if start is not None:
-            images += len(batch[0])
-        if i + 1 == warmup + steps:
-            break
-    if len(batches) < warmup + steps:
-        raise SystemExit(f"the training split has only {len(batches)} batches; pass fewer --steps/--warmup")
+    while len(batches) < warmup + steps:
+        for batch in datamodule.train_dataloader():
+            if len(batches) == warmup:
+                start = time.perf_counter()
+            batch = datamodule.on_after_batch_transfer(batch, 0)
+            batches.append(batch)
+            if start is not None:
+                images += len(batch[0])
+            if len(batches) == warmup + steps:
+                break
     return images / (time.perf_counter() - start), batches
 
 
