@@ -2,14 +2,14 @@
 
 For each task and data pipeline, in one process:
 - data only:      the training DataLoader and the data module's on-device augmentation (`on_after_batch_transfer`),
-                  nothing else running;
+                  nothing else running (its batches, kept from a first pass, are the preloaded ones);
 - preloaded step: Lightning's training loop (the task's trainer, loggers and optimizer) over batches that were
                   loaded and augmented beforehand and sit in memory: the model's own speed;
 - full loop:      the same loop reading the data module, as `python train.py` runs it.
 Images per second over the same number of steps after a warm-up (the timer starts at the first batch after
 `--warmup` steps, so trainer start-up and worker start-up are not counted), and the ratio full / preloaded: 1.0
-means the data pipeline costs the training loop nothing. Preloaded and full runs alternate for `--rounds` rounds
-(the medians are reported), so a change in the machine's load hits both alike.
+means the data pipeline costs the training loop nothing. The three measurements alternate for `--rounds` rounds
+(the medians are reported), so a change in the machine's load hits them alike.
 
     python benchmarks/train_throughput.py                          # dogs and ssd defaults, cached vs streaming
     python benchmarks/train_throughput.py --tasks dogs --pipelines cached --steps 40
@@ -75,21 +75,23 @@ def fit_timed(cfg, model, warmup: int, steps: int, train_dataloaders=None, datam
     return timer.images_per_second
 
 
-def data_only(datamodule, warmup: int, steps: int) -> tuple[float, list]:
+def data_only(datamodule, warmup: int, steps: int, keep: bool = False) -> tuple[float, list]:
     """Images/s of the training batches alone (loader + on-device augmentation, over as many epochs as it takes),
-    and the batches read."""
-    batches, images, start = [], 0, None
-    while len(batches) < warmup + steps:
+    and the batches read if `keep`."""
+    kept, count, images, start = [], 0, 0, None
+    while count < warmup + steps:
         for batch in datamodule.train_dataloader():
-            if len(batches) == warmup:
+            if count == warmup:
                 start = time.perf_counter()
             batch = datamodule.on_after_batch_transfer(batch, 0)
-            batches.append(batch)
+            count += 1
+            if keep:
+                kept.append(batch)
             if start is not None:
                 images += len(batch[0])
-            if len(batches) == warmup + steps:
+            if count == warmup + steps:
                 break
-    return images / (time.perf_counter() - start), batches
+    return images / (time.perf_counter() - start), kept
 
 
 def measure(task: str, pipeline: str, args, out_dir: str) -> dict:
@@ -99,15 +101,17 @@ def measure(task: str, pipeline: str, args, out_dir: str) -> dict:
     datamodule.setup("fit")
     kwargs = {"num_classes": datamodule.num_classes} if hasattr(datamodule, "num_classes") else {}
     model = instantiate(cfg.model, _convert_="all", backbone=instantiate(cfg.backbone, _convert_="all"), **kwargs)
-    data_ips, batches = data_only(datamodule, args.warmup, args.steps)
+    _, batches = data_only(datamodule, args.warmup, args.steps, keep=True)
     preloaded = DataLoader(batches, batch_size=None, shuffle=False)  # each item is one ready batch
-    step_ips, loop_ips = [], []
+    data_ips, step_ips, loop_ips = [], [], []
     for _ in range(args.rounds):
+        data_ips.append(data_only(datamodule, args.warmup, args.steps)[0])
         step_ips.append(fit_timed(cfg, copy.deepcopy(model), args.warmup, args.steps, train_dataloaders=preloaded))
         loop_ips.append(fit_timed(cfg, copy.deepcopy(model), args.warmup, args.steps, datamodule=datamodule))
     step, loop = statistics.median(step_ips), statistics.median(loop_ips)
     return {"task": task, "pipeline": pipeline if getattr(datamodule, "cached", False) or pipeline == "streaming"
-            else "streaming (over budget)", "batch": cfg.data.batch_size, "data": data_ips, "step": step,
+            else "streaming (over budget)", "batch": cfg.data.batch_size, "data": statistics.median(data_ips),
+            "step": step,
             "loop": loop, "ratio": loop / step, "ratios": [lo / st for lo, st in zip(loop_ips, step_ips)]}
 
 

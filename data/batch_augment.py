@@ -82,12 +82,16 @@ def crop_resize(images: torch.Tensor, crops: torch.Tensor, size: int, flip: torc
     return F.grid_sample(images, grid, mode="bilinear", padding_mode="border", align_corners=False)
 
 
+def jitter_factors(count: int, brightness: float, contrast: float, saturation: float) -> tuple[torch.Tensor, ...]:
+    """torchvision ColorJitter's factors for `count` images: each uniform in [max(0, 1 - j), 1 + j]."""
+    return tuple(torch.empty(count).uniform_(max(0.0, 1 - j), 1 + j) for j in (brightness, contrast, saturation))
+
+
 def color_jitter(images: torch.Tensor, brightness: float, contrast: float, saturation: float) -> torch.Tensor:
-    """torchvision ColorJitter(brightness, contrast, saturation): factors uniform in [1 - j, 1 + j] per sample,
-    applied by `adjust_colors`; `images` are [B, 3, H, W] floats in [0, 1]."""
-    def factors(j: float) -> torch.Tensor:
-        return torch.empty(len(images)).uniform_(max(0.0, 1 - j), 1 + j).to(images.device, images.dtype)
-    return adjust_colors(images, factors(brightness), factors(contrast), factors(saturation))
+    """torchvision ColorJitter(brightness, contrast, saturation) with per-image factors, applied by `adjust_colors`;
+    `images` are [B, 3, H, W] floats in [0, 1]."""
+    factors = jitter_factors(len(images), brightness, contrast, saturation)
+    return adjust_colors(images, *(f.to(images.device, images.dtype) for f in factors))
 
 
 def adjust_colors(images: torch.Tensor, brightness: torch.Tensor, contrast: torch.Tensor,

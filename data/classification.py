@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import logging
 import os
 from functools import partial
 from pathlib import Path
@@ -30,8 +29,6 @@ from torchvision.transforms import v2
 from .batch_augment import ClassificationAugment, UInt8Batch
 from .decoded import DecodedImages, decoded_images, estimate_bytes, load_rgb, plan_cache, whole_batch
 from .transforms import classification_transforms, eval_resize
-
-log = logging.getLogger(__name__)
 
 Box = tuple[int, int, int, int]  # left, top, right, bottom in pixels (PIL crop convention)
 

@@ -180,7 +180,6 @@ class COCODetection(Dataset):
     def __getitem__(self, index: int):
         return self.transform(*self.load(index))
 
-
     def load(self, index: int) -> tuple[Any, dict]:
         """The decoded image (checked against its listed size) and its target, before any transform."""
         image_id = self.ids[index]
@@ -282,7 +281,7 @@ class COCODataModule(pl.LightningDataModule):
             take at most this many GB, else stream them from disk with `num_workers` workers (0: always stream).
             Cached training with a fixed train_size and flip (or no) augmentation stores train_size x train_size
             images and flips whole batches on the training device in the main process; the ssd augmentation runs
-            per image on the stored tensors in the workers.
+            per image on the stored pixels (as PIL images, the same kernels) in `num_workers` workers.
     """
 
     def __init__(self, root: str | None = None, train_images: str = "train2017", val_images: str = "val2017",
@@ -394,8 +393,9 @@ class COCODataModule(pl.LightningDataModule):
 
     @property
     def cached(self) -> bool:
-        """Whether the decoded cache serves the data (known after setup)."""
-        return isinstance(self.datasets.get("train"), CachedCOCODetection)
+        """Whether the decoded cache serves the data (the training split's, or else the validation split's; known
+        after setup)."""
+        return isinstance(self.datasets.get("train", self.datasets.get("val")), CachedCOCODetection)
 
     def on_after_batch_transfer(self, batch, dataloader_idx: int):
         """Flip the cached pipeline's uint8 training batches, images and boxes, on their device."""
@@ -410,7 +410,8 @@ class COCODataModule(pl.LightningDataModule):
         if split not in self.datasets:
             self.setup("fit" if train else "test")
         dataset = self.datasets[split]
-        workers = self.num_workers if getattr(dataset, "transform", None) is not None else 0
+        in_main_process = isinstance(dataset, CachedCOCODetection) and dataset.transform is None
+        workers = 0 if in_main_process else self.num_workers
         return DataLoader(dataset, batch_size=self.batch_size, shuffle=train,
                           collate_fn=whole_batch if isinstance(dataset, CachedCOCODetection) else collate_detection,
                           num_workers=workers, persistent_workers=workers > 0,

@@ -106,6 +106,8 @@ class DecodedImages:
         self.pixels = (np.memmap(folder / PIXELS, dtype=np.uint8, mode="c", shape=(size,)) if size
                        else np.zeros(0, np.uint8))
         self.sizes = self.index[:, 1:].copy()
+        same = len(self.index) > 0 and (self.sizes == self.sizes[0]).all()
+        self.uniform = self.pixels.reshape(len(self.index), *self.sizes[0], 3) if same else None
 
     def __len__(self) -> int:
         return len(self.index)
@@ -123,10 +125,14 @@ class DecodedImages:
         return torch.from_numpy(np.array(self.image(i))).permute(2, 0, 1)
 
     def batch(self, indices: Sequence[int]) -> tuple[torch.Tensor, torch.Tensor]:
-        """uint8 [B, 3, H, W] with the batch's largest H and W (smaller images top-left, their last row and column
-        repeated into the padding, so bilinear sampling at their border sees the border) and their [B, 2] sizes."""
-        sizes = torch.from_numpy(self.sizes[list(indices)])
-        height, width = (int(v) for v in sizes.max(0).values) if len(indices) else (0, 0)
+        """uint8 [B, 3, H, W] (contiguous) with the batch's largest H and W (smaller images top-left, their last row
+        and column repeated into the padding, so bilinear sampling at their border sees the border) and their
+        [B, 2] sizes."""
+        indices = list(indices)
+        sizes = torch.from_numpy(self.sizes[indices])
+        if self.uniform is not None:  # every image the same size: one gather
+            return torch.from_numpy(self.uniform[indices]).permute(0, 3, 1, 2).contiguous(), sizes
+        height, width = (int(v) for v in sizes.max(0).values) if indices else (0, 0)
         out = torch.empty((len(indices), height, width, 3), dtype=torch.uint8)
         for b, i in enumerate(indices):
             h, w = (int(v) for v in self.sizes[i])
@@ -135,7 +141,7 @@ class DecodedImages:
                 out[b, :h, w:] = out[b, :h, w - 1: w]
             if h < height:
                 out[b, h:] = out[b, h - 1: h]
-        return out.permute(0, 3, 1, 2), sizes
+        return out.permute(0, 3, 1, 2).contiguous(), sizes
 
 
 def decoded_images(paths: Sequence[Path], name: str, settings: dict,

@@ -167,12 +167,35 @@ def test_color_matrix_equals_torchvisions_three_adjustments():
 def test_classification_augment_without_crop_or_jitter_gives_the_image_or_its_mirror():
     torch.manual_seed(0)
     images = torch.randint(0, 256, (16, 3, 24, 24), dtype=torch.uint8)
-    augment = ClassificationAugment(24, min_crop_scale=1.0, color_jitter=0.0, mean=(0.5,) * 3, std=(0.25,) * 3)
+    mean, std = (0.4, 0.5, 0.6), (0.2, 0.25, 0.3)
+    augment = ClassificationAugment(24, min_crop_scale=1.0, color_jitter=0.0, mean=mean, std=std)
     out = augment(images, torch.tensor([[24, 24]] * 16))
-    normalised = (images.float() / 255 - 0.5) / 0.25
+    normalised = TF.normalize(images.float() / 255, mean, std)
     mirrored = [torch.allclose(o, n.flip(-1), atol=1e-4) for o, n in zip(out, normalised)]
     same = [torch.allclose(o, n, atol=1e-4) for o, n in zip(out, normalised)]
     assert all(m or s for m, s in zip(mirrored, same)) and 3 <= sum(mirrored) <= 13
+
+
+def test_classification_augment_jitter_and_normalisation_are_torchvisions(monkeypatch):
+    """The colour matrix and the normalisation against torchvision's adjust_brightness, adjust_contrast,
+    adjust_saturation and normalize, with the same factors (mid-range pixels: nothing clipped)."""
+    import data.batch_augment as batch_augment
+    factors = (torch.tensor([0.85, 1.1, 1.0, 1.2]), torch.tensor([1.15, 0.9, 0.8, 1.0]),
+               torch.tensor([0.9, 1.2, 1.05, 0.8]))
+    monkeypatch.setattr(batch_augment, "jitter_factors", lambda count, *j: factors)
+    images = torch.randint(90, 160, (4, 3, 20, 20), dtype=torch.uint8)
+    mean, std = (0.4, 0.5, 0.6), (0.2, 0.25, 0.3)
+    out = ClassificationAugment(20, min_crop_scale=1.0, color_jitter=0.2, mean=mean, std=std)(
+        images, torch.tensor([[20, 20]] * 4))
+    for i, (b, c, s) in enumerate(zip(*factors)):
+        x = TF.adjust_saturation(TF.adjust_contrast(TF.adjust_brightness(images[i].float() / 255, float(b)),
+                                                    float(c)), float(s))
+        expected = TF.normalize(x, mean, std)
+        assert (torch.allclose(out[i], expected, atol=1e-4) or torch.allclose(out[i], expected.flip(-1), atol=1e-4))
+    # the clamp is torchvision's [0, 1], in normalised units per channel
+    bright = ClassificationAugment(20, min_crop_scale=1.0, color_jitter=0.0, mean=mean, std=std)(
+        torch.full((1, 3, 20, 20), 255, dtype=torch.uint8), torch.tensor([[20, 20]]))
+    torch.testing.assert_close(bright[0, :, 0, 0], (1 - torch.tensor(mean)) / torch.tensor(std))
 
 
 def test_padded_batch_of_different_sizes(tmp_path):

@@ -8,7 +8,6 @@ import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -163,3 +162,19 @@ def test_comparison_table_from_results(tiny_run, tmp_path, capsys):
     table = (tmp_path / "comparison.md").read_text()
     assert "| task | backbone |" in table and f"{results['metrics']['top1']:.4f}" in table
     assert "comparison table" in capsys.readouterr().out
+
+
+@pytest.mark.slow
+def test_default_run_meets_its_time_budget_and_accuracy(tmp_path):
+    """`python train.py task=dogs` with the defaults (dataset generated and decoded into the tests' fresh cache):
+    within the five-minute budget and far above chance (4.2 %). It runs with the user's thread settings."""
+    from conftest import USER_OMP_NUM_THREADS
+    env = {k: v for k, v in os.environ.items() if k != "OMP_NUM_THREADS"}
+    if USER_OMP_NUM_THREADS is not None:
+        env["OMP_NUM_THREADS"] = USER_OMP_NUM_THREADS
+    start = time.perf_counter()
+    subprocess.run([sys.executable, "train.py", "task=dogs", f"hydra.run.dir={tmp_path}"], cwd=REPO, check=True,
+                   env=env)
+    seconds = time.perf_counter() - start
+    results = json.loads((tmp_path / "results.json").read_text())
+    assert seconds <= 300 and results["metrics"]["top1"] >= 0.25, (seconds, results["metrics"])
