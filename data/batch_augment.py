@@ -20,8 +20,11 @@ from __future__ import annotations
 import math
 from typing import Any, NamedTuple, Sequence
 
+import numpy as np
 import torch
 from torch.nn import functional as F
+from torchvision import tv_tensors
+from torchvision.transforms.v2 import functional as TF
 
 GRAY = (0.2989, 0.587, 0.114)  # torchvision's rgb_to_grayscale weights
 
@@ -35,16 +38,23 @@ class UInt8Batch(NamedTuple):
     targets: Any
 
 
+def augment_generator(seed: int, rank: int = 0) -> torch.Generator:
+    """The CPU generator a data module draws its batch augmentation from: its own stream per (seed, DDP rank)."""
+    return torch.Generator().manual_seed(int(np.random.SeedSequence([seed, rank]).generate_state(1)[0]))
+
+
 def random_resized_crop_boxes(sizes: torch.Tensor, scale: tuple[float, float] = (0.08, 1.0),
-                              ratio: tuple[float, float] = (3 / 4, 4 / 3), trials: int = 10) -> torch.Tensor:
+                              ratio: tuple[float, float] = (3 / 4, 4 / 3), trials: int = 10,
+                              generator: torch.Generator | None = None) -> torch.Tensor:
     """torchvision's RandomResizedCrop.get_params for a batch: [B, 4] crops (left, top, width, height) in pixels
     of images of [B, 2] (height, width) sizes: the first of `trials` area/aspect draws that fits, else the
     central crop clamped to `ratio`."""
     heights, widths = sizes[:, :1].double(), sizes[:, 1:].double()
     count = len(sizes)
     area = heights * widths
-    target = area * torch.empty(count, trials, dtype=torch.float64).uniform_(*scale)
-    log_ratio = torch.empty(count, trials, dtype=torch.float64).uniform_(math.log(ratio[0]), math.log(ratio[1]))
+    target = area * torch.empty(count, trials, dtype=torch.float64).uniform_(*scale, generator=generator)
+    log_ratio = torch.empty(count, trials, dtype=torch.float64).uniform_(math.log(ratio[0]), math.log(ratio[1]),
+                                                                        generator=generator)
     aspect = torch.exp(log_ratio)
     w = torch.round(torch.sqrt(target * aspect))
     h = torch.round(torch.sqrt(target / aspect))
@@ -52,8 +62,8 @@ def random_resized_crop_boxes(sizes: torch.Tensor, scale: tuple[float, float] = 
     first = torch.where(fits.any(1), fits.int().argmax(1), 0)
     w, h = w.gather(1, first[:, None]), h.gather(1, first[:, None])
     found = fits.any(1, keepdim=True)
-    top = torch.floor(torch.rand(count, 1, dtype=torch.float64) * (heights - h + 1))
-    left = torch.floor(torch.rand(count, 1, dtype=torch.float64) * (widths - w + 1))
+    top = torch.floor(torch.rand(count, 1, dtype=torch.float64, generator=generator) * (heights - h + 1))
+    left = torch.floor(torch.rand(count, 1, dtype=torch.float64, generator=generator) * (widths - w + 1))
     # fallback: whole image, cut to the nearest allowed aspect ratio
     in_ratio = widths / heights
     fw = torch.where(in_ratio < ratio[0], widths, torch.where(in_ratio > ratio[1], torch.round(heights * ratio[1]),
@@ -82,15 +92,18 @@ def crop_resize(images: torch.Tensor, crops: torch.Tensor, size: int, flip: torc
     return F.grid_sample(images, grid, mode="bilinear", padding_mode="border", align_corners=False)
 
 
-def jitter_factors(count: int, brightness: float, contrast: float, saturation: float) -> tuple[torch.Tensor, ...]:
+def jitter_factors(count: int, brightness: float, contrast: float, saturation: float,
+                   generator: torch.Generator | None = None) -> tuple[torch.Tensor, ...]:
     """torchvision ColorJitter's factors for `count` images: each uniform in [max(0, 1 - j), 1 + j]."""
-    return tuple(torch.empty(count).uniform_(max(0.0, 1 - j), 1 + j) for j in (brightness, contrast, saturation))
+    return tuple(torch.empty(count).uniform_(max(0.0, 1 - j), 1 + j, generator=generator)
+                 for j in (brightness, contrast, saturation))
 
 
-def color_jitter(images: torch.Tensor, brightness: float, contrast: float, saturation: float) -> torch.Tensor:
+def color_jitter(images: torch.Tensor, brightness: float, contrast: float, saturation: float,
+                 generator: torch.Generator | None = None) -> torch.Tensor:
     """torchvision ColorJitter(brightness, contrast, saturation) with per-image factors, applied by `adjust_colors`;
     `images` are [B, 3, H, W] floats in [0, 1]."""
-    factors = jitter_factors(len(images), brightness, contrast, saturation)
+    factors = jitter_factors(len(images), brightness, contrast, saturation, generator)
     return adjust_colors(images, *(f.to(images.device, images.dtype) for f in factors))
 
 
@@ -117,28 +130,26 @@ class ClassificationAugment:
         self.image_size, self.min_crop_scale, self.jitter = image_size, min_crop_scale, color_jitter
         self.mean, self.std = torch.tensor(mean).view(1, 3, 1, 1), torch.tensor(std).view(1, 3, 1, 1)
 
-    def __call__(self, images: torch.Tensor, sizes: torch.Tensor) -> torch.Tensor:
-        crops = random_resized_crop_boxes(sizes.cpu(), scale=(self.min_crop_scale, 1.0))
-        flip = torch.rand(len(images)) < 0.5
+    def __call__(self, images: torch.Tensor, sizes: torch.Tensor,
+                 generator: torch.Generator | None = None) -> torch.Tensor:
+        crops = random_resized_crop_boxes(sizes.cpu(), scale=(self.min_crop_scale, 1.0), generator=generator)
+        flip = torch.rand(len(images), generator=generator) < 0.5
         out = crop_resize(images.float(), crops, self.image_size, flip).div_(255)
         if self.jitter > 0:
-            out = color_jitter(out, self.jitter, self.jitter, self.jitter)
+            out = color_jitter(out, self.jitter, self.jitter, self.jitter, generator)
         return out.clamp_(0, 1).sub_(self.mean.to(out.device)).div_(self.std.to(out.device))
 
 
-def flip_detection_batch(images: torch.Tensor, targets: list[dict], p: float = 0.5) -> tuple[torch.Tensor, list]:
+def flip_detection_batch(images: torch.Tensor, targets: list[dict], p: float = 0.5,
+                         generator: torch.Generator | None = None) -> tuple[torch.Tensor, list]:
     """Mirror a random share `p` of a [B, C, H, W] batch left-right, with their XYXY pixel boxes."""
-    flip = torch.rand(len(images)) < p
+    flip = torch.rand(len(images), generator=generator) < p
     if not flip.any():
         return images, targets
-    width = images.shape[-1]
     mask = flip.to(images.device)
     images = torch.where(mask[:, None, None, None], images.flip(-1), images)
-    flipped = []
-    for target, f in zip(targets, flip.tolist()):
-        if f:
-            boxes = target["boxes"]
-            target = {**target, "boxes": torch.stack([width - boxes[:, 2], boxes[:, 1], width - boxes[:, 0],
-                                                      boxes[:, 3]], dim=1)}
-        flipped.append(target)
+    canvas = tuple(images.shape[-2:])
+    flipped = [{**target, "boxes": TF.horizontal_flip_bounding_boxes(
+        target["boxes"], format=tv_tensors.BoundingBoxFormat.XYXY, canvas_size=canvas)} if f else target
+        for target, f in zip(targets, flip.tolist())]
     return images, flipped

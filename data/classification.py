@@ -26,7 +26,7 @@ from PIL import Image
 from torch.utils.data import DataLoader, Dataset
 from torchvision.transforms import v2
 
-from .batch_augment import ClassificationAugment, UInt8Batch
+from .batch_augment import ClassificationAugment, UInt8Batch, augment_generator
 from .decoded import DecodedImages, decoded_images, estimate_bytes, load_rgb, plan_cache, whole_batch
 from .transforms import classification_transforms, eval_resize
 
@@ -90,7 +90,7 @@ class LoadAndPrepare:
     def __init__(self, dataset: ImageClassificationDataset, prepare: Callable):
         self.dataset, self.prepare = dataset, prepare
 
-    def __call__(self, index: int, _unused) -> torch.Tensor:
+    def __call__(self, index: int) -> torch.Tensor:
         return self.prepare(self.dataset.load(index))
 
 
@@ -123,7 +123,7 @@ class ClassificationDataModule(pl.LightningDataModule):
         val_fraction: stratified part of the training samples held out for validation; 0 validates on the test
             samples (the best checkpoint is then chosen on the test split: only for quick experiments).
         min_crop_scale, eval_crop_fraction, color_jitter, mean, std: see data.transforms.
-        seed: the validation split's seed.
+        seed: the validation split's seed, and with the DDP rank the cached pipeline's augmentation's.
         decode_cache_gb: decode the images once into a uint8 cache when it takes at most this many GB (see the
             module docstring); 0 streams from disk every epoch.
         cache_short_side: the cached training images' shorter side (null: round(image_size * 8 / 7)).
@@ -148,6 +148,7 @@ class ClassificationDataModule(pl.LightningDataModule):
         self.cache_short_side = cache_short_side or round(image_size * 8 / 7)
         self.datasets: dict[str, Dataset] = {}
         self.class_names: list[str] = []
+        self.augment_rng: torch.Generator | None = None  # made on first use: it needs the DDP rank
 
     @property
     def num_classes(self) -> int:
@@ -210,17 +211,20 @@ class ClassificationDataModule(pl.LightningDataModule):
     def _cached(self, split: str, streaming: ImageClassificationDataset) -> CachedClassificationDataset:
         paths = [p for p, _ in streaming.samples]
         boxes = hashlib.sha1(json.dumps(streaming.boxes).encode()).hexdigest() if streaming.boxes else None
-        settings = {"split": split, "image_size": self.image_size, "boxes": boxes,
-                    "short_side": self.cache_short_side if split == "train" else None,
-                    "eval_crop_fraction": None if split == "train" else self.eval_crop_fraction}
-        store = decoded_images(paths, f"{self._name}-{split}", settings,
-                               LoadAndPrepare(streaming, self.prepare_for_cache(split)), self.num_workers)
+        train = split == "train"  # validation and test are prepared alike: the same list shares one store
+        settings = {"role": "train" if train else "eval", "image_size": self.image_size, "boxes": boxes,
+                    "short_side": self.cache_short_side if train else None,
+                    "eval_crop_fraction": None if train else self.eval_crop_fraction}
+        store = decoded_images(paths, self._name, settings, LoadAndPrepare(streaming, self.prepare_for_cache(split)),
+                               self.num_workers)
         return CachedClassificationDataset(streaming, store, split == "train", self.mean, self.std)
 
     def on_after_batch_transfer(self, batch, dataloader_idx: int):
         """Augment the cached pipeline's uint8 training batches on their device (data.batch_augment)."""
         if isinstance(batch, UInt8Batch):
-            return self.batch_augment(batch.images, batch.sizes), batch.targets
+            if self.augment_rng is None:
+                self.augment_rng = augment_generator(self.seed, self.trainer.global_rank if self.trainer else 0)
+            return self.batch_augment(batch.images, batch.sizes, self.augment_rng), batch.targets
         return batch
 
     def _loader(self, split: str, shuffle: bool) -> DataLoader:

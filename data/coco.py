@@ -25,6 +25,7 @@ normalised: the torchvision detectors do both inside and report boxes in the pix
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import io
 import json
 import logging
@@ -41,7 +42,7 @@ from torch.utils.data import DataLoader, Dataset
 
 from torchvision.transforms import v2
 
-from .batch_augment import UInt8Batch, flip_detection_batch
+from .batch_augment import UInt8Batch, augment_generator, flip_detection_batch
 from .decoded import DecodedImages, decoded_images, estimate_bytes, load_rgb, plan_cache, whole_batch
 from .detection_transforms import AUGMENTS, detection_transforms, sanitize_target, to_tv_target
 from .errors import DatasetError
@@ -247,7 +248,7 @@ class LoadAndResize:
     def __init__(self, dataset: COCODetection, size: int | None):
         self.dataset, self.size = dataset, size
 
-    def __call__(self, index: int, _unused) -> torch.Tensor:
+    def __call__(self, index: int) -> torch.Tensor:
         image, _ = self.dataset.load(index)
         if self.size:
             image = v2.functional.resize(image, [self.size, self.size], antialias=True)
@@ -270,7 +271,8 @@ class COCODataModule(pl.LightningDataModule):
             or absolute). COCO has no labelled test split: validation and test both use the val split.
         augment: "ssd" | "flip" | "none" (data.detection_transforms).
         batch_size, num_workers: DataLoader settings (per process under DDP).
-        seed: seeds the training shuffle (and through it the workers' augmentation).
+        seed: seeds the training shuffle (and through it the workers' augmentation), and with the DDP rank the
+            decoded cache's batch flips.
         generator: parameters of the embedded default (data.generate.coco_shapes.DEFAULT_PARAMS); root=None only.
         min_box_size: boxes narrower or shorter than this (px, after clipping or cropping) are dropped.
         image_size: the model's input side; read by the model config, unused here (the detectors resize).
@@ -320,6 +322,7 @@ class COCODataModule(pl.LightningDataModule):
         self.label_of = {cid: i + 1 for i, cid in enumerate(self.category_ids)}
         self._category_tensor = torch.tensor(self.category_ids, dtype=torch.int64)
         self.datasets: dict[str, COCODetection] = {}
+        self.augment_rng: torch.Generator | None = None  # made on first use: it needs the DDP rank
 
     @property
     def num_classes(self) -> int:
@@ -384,10 +387,11 @@ class COCODataModule(pl.LightningDataModule):
     def _cached(self, split: str, streaming: COCODetection) -> CachedCOCODetection:
         batched = self._batched(split)
         size = self.train_size if batched else None
-        settings = {"split": split, "size": size}
-        paths = [streaming.image_dir / streaming.coco.imgs[i]["file_name"] for i in streaming.ids]
-        store = decoded_images(paths, f"{self.root}-{split}", settings, LoadAndResize(streaming, size),
-                               self.num_workers)
+        infos = [streaming.coco.imgs[i] for i in streaming.ids]
+        listed = hashlib.sha1(json.dumps([(i["width"], i["height"]) for i in infos]).encode()).hexdigest()
+        settings = {"size": size, "listed_sizes": listed}  # a listed size is checked when the store is built
+        paths = [streaming.image_dir / info["file_name"] for info in infos]
+        store = decoded_images(paths, str(self.root), settings, LoadAndResize(streaming, size), self.num_workers)
         return CachedCOCODetection(streaming, store, batched, streaming.transform if split == "train" else None,
                                    self.min_box_size)
 
@@ -402,7 +406,9 @@ class COCODataModule(pl.LightningDataModule):
         if isinstance(batch, UInt8Batch):
             images = batch.images.float().div_(255)
             if self.augment == "flip":
-                return flip_detection_batch(images, batch.targets)
+                if self.augment_rng is None:
+                    self.augment_rng = augment_generator(self.seed, self.trainer.global_rank if self.trainer else 0)
+                return flip_detection_batch(images, batch.targets, generator=self.augment_rng)
             return images, batch.targets
         return batch
 

@@ -5,11 +5,13 @@ the training step for the same cores, for images that never change. Small datase
 Stanford Dogs, a folder of photos) are therefore decoded once, resized by a deterministic `prepare` function (the
 part of the pipeline that has no randomness), and written as raw uint8 HWC pixels into one file in the suite's
 cache (`<cache>/decoded/`), which is memory-mapped: the page cache holds it once for every process (DDP ranks,
-workers) and a second run reuses it. Random augmentation then runs on batched tensors (data.batch_augment).
+workers) and the next run with the same files and settings reuses it. Random augmentation then runs on batched
+tensors (data.batch_augment).
 
 Keys and safety:
-- The store's folder is named after the dataset folder, the split and the `prepare` settings; its completion
-  marker holds a fingerprint of the image files (path, size, mtime): a changed file or setting rebuilds it.
+- The store's folder is named after the dataset, the `prepare` settings and a fingerprint of the image files
+  (path, size, mtime, in order): a changed file, list or setting gives another store, built anew (the old one stays
+  until `<cache>/decoded/` is deleted), and runs that share files and settings share the store.
 - It is built into a temporary folder and renamed when complete (data.cache.ensure_generated), under a file
   lock, so an interrupted build never leaves a store that looks complete, and DDP ranks build it once.
 - A missing, truncated or corrupt image stops the build with a DatasetError naming the file.
@@ -69,23 +71,23 @@ def fingerprint(paths: Sequence[Path]) -> str:
 class _Prepare(Dataset):
     """What the build's workers do: decode one file and apply the deterministic `prepare`."""
 
-    def __init__(self, paths: Sequence[Path], prepare: Callable[[int, Path], torch.Tensor]):
-        self.paths, self.prepare = list(paths), prepare
+    def __init__(self, count: int, prepare: Callable[[int], torch.Tensor]):
+        self.count, self.prepare = count, prepare
 
     def __len__(self) -> int:
-        return len(self.paths)
+        return self.count
 
     def __getitem__(self, index: int) -> np.ndarray:
-        image = self.prepare(index, self.paths[index])  # load_rgb inside: a DatasetError naming a bad file
+        image = self.prepare(index)  # load_rgb inside: a DatasetError naming a bad file
         if image.dtype != torch.uint8 or image.dim() != 3 or image.shape[0] != 3:
             raise TypeError(f"prepare must return a uint8 [3, H, W] tensor, got {image.dtype} {list(image.shape)}")
         return image.permute(1, 2, 0).numpy()
 
 
-def _build(folder: Path, paths: Sequence[Path], prepare, num_workers: int) -> None:
-    loader = DataLoader(_Prepare(paths, prepare), batch_size=None, num_workers=num_workers,
+def _build(folder: Path, count: int, prepare, num_workers: int) -> None:
+    loader = DataLoader(_Prepare(count, prepare), batch_size=None, num_workers=num_workers,
                         generator=torch.Generator())  # its own: building must not move the seeded global RNG
-    index = np.zeros((len(paths), 3), dtype=np.int64)  # byte offset, height, width
+    index = np.zeros((count, 3), dtype=np.int64)  # byte offset, height, width
     offset = 0
     with open(folder / PIXELS, "wb") as out:
         for i, pixels in enumerate(loader):
@@ -97,9 +99,19 @@ def _build(folder: Path, paths: Sequence[Path], prepare, num_workers: int) -> No
 
 
 class DecodedImages:
-    """A built store: `len()`, `image(i)` (a read-only uint8 HWC view), `sizes` ([N, 2] heights and widths)."""
+    """A built store: `len()`, `image(i)` (a uint8 HWC view of the memory map, copy-on-write), `sizes` ([N, 2]
+    heights and widths). Pickled (for spawned DataLoader workers) as its folder: a worker maps the file itself."""
 
     def __init__(self, folder: Path):
+        self._open(folder)
+
+    def __getstate__(self) -> dict:
+        return {"folder": self.folder}
+
+    def __setstate__(self, state: dict) -> None:
+        self._open(state["folder"])
+
+    def _open(self, folder: Path) -> None:
         self.folder = folder
         self.index = np.load(folder / INDEX)
         size = int(self.index[-1, 0] + self.index[-1, 1] * self.index[-1, 2] * 3) if len(self.index) else 0
@@ -111,10 +123,6 @@ class DecodedImages:
 
     def __len__(self) -> int:
         return len(self.index)
-
-    @property
-    def nbytes(self) -> int:
-        return int(self.pixels.size)
 
     def image(self, i: int) -> np.ndarray:
         offset, height, width = (int(v) for v in self.index[i])
@@ -144,23 +152,24 @@ class DecodedImages:
         return out.permute(0, 3, 1, 2).contiguous(), sizes
 
 
-def decoded_images(paths: Sequence[Path], name: str, settings: dict,
-                   prepare: Callable[[int, Path], torch.Tensor], num_workers: int = 0,
-                   cache_dir: str | Path | None = None) -> DecodedImages:
-    """The store of `paths`, image i being `prepare(i, paths[i])` (a uint8 [3, H, W] tensor: decode with
-    `load_rgb`, then the deterministic steps), built if missing or stale.
+def decoded_images(paths: Sequence[Path], name: str, settings: dict, prepare: Callable[[int], torch.Tensor],
+                   num_workers: int = 0, cache_dir: str | Path | None = None) -> DecodedImages:
+    """The store of the images at `paths`, image i being `prepare(i)` (a uint8 [3, H, W] tensor: `paths[i]`
+    decoded with `load_rgb`, then the deterministic steps), built unless a complete one exists.
 
-    `name` says which dataset and split (e.g. the image folder and "train"); `settings` (JSON-serialisable) must
-    describe everything `prepare` does: both go into the store's key, so a changed setting rebuilds it."""
+    `name` names the dataset (e.g. its folder); `settings` (JSON-serialisable) must describe everything `prepare`
+    does beyond decoding: both, and the files' fingerprint, make the store's key."""
     paths = [Path(p).resolve() for p in paths]
-    key = json.dumps({"version": FORMAT_VERSION, "name": name, "settings": settings}, sort_keys=True, default=str)
+    params = {"version": FORMAT_VERSION, "name": name, "settings": settings, "count": len(paths),
+              "files": fingerprint(paths)}
+    key = hashlib.sha1(json.dumps(params, sort_keys=True, default=str).encode()).hexdigest()[:16]
     folder = (Path(cache_dir) if cache_dir is not None else default_cache_dir()).expanduser() / "decoded" / (
-        Path(name).name[:60] + "-" + hashlib.sha1(key.encode()).hexdigest()[:12])
-    params = {"key": key, "count": len(paths), "files": fingerprint(paths)}
+        f"{Path(name).name[:60]}-{key}")
+    params = json.loads(json.dumps(params, default=str))  # the marker holds exactly what a re-read gives
 
     def build(tmp: Path) -> None:
         log.info("decoding %d images once into %s (%s)", len(paths), folder, settings)
-        _build(tmp, paths, prepare, num_workers)
+        _build(tmp, len(paths), prepare, num_workers)
 
     return DecodedImages(ensure_generated(folder, params, build))
 

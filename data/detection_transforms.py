@@ -81,12 +81,13 @@ def detection_transforms(train: bool, augment: str = "ssd", zoom_out_max: float 
         steps.append(v2.RandomHorizontalFlip(p=0.5))
     if train and train_size:
         steps.append(v2.Resize((train_size, train_size), antialias=True))
-    steps += [v2.ToImage(),
-              v2.ToDtype(torch.float32, scale=True),
-              v2.ClampBoundingBoxes(),
-              v2.SanitizeBoundingBoxes(min_size=min_box_size),  # drops target["labels"] entries too
-              v2.ToPureTensor()]
-    return v2.Compose(steps)
+    return v2.Compose([*steps, v2.ToImage(), v2.ToDtype(torch.float32, scale=True), *box_cleanup(min_box_size)])
+
+
+def box_cleanup(min_box_size: float = 1.0) -> list[v2.Transform]:
+    """The end of every pipeline: boxes clamped to the canvas, those thinner than `min_box_size` dropped with their
+    labels, plain tensors out."""
+    return [v2.ClampBoundingBoxes(), v2.SanitizeBoundingBoxes(min_size=min_box_size), v2.ToPureTensor()]
 
 
 def to_tv_target(target: dict, canvas_size: tuple[int, int]) -> dict:
@@ -95,7 +96,5 @@ def to_tv_target(target: dict, canvas_size: tuple[int, int]) -> dict:
 
 
 def sanitize_target(target: dict, canvas_size: tuple[int, int], min_box_size: float = 1.0) -> dict:
-    """The end of every pipeline for a target alone: boxes clamped to a (h, w) canvas, those thinner than
-    `min_box_size` dropped with their labels, plain tensors out (the decoded cache precomputes its targets so)."""
-    steps = v2.Compose([v2.ClampBoundingBoxes(), v2.SanitizeBoundingBoxes(min_size=min_box_size), v2.ToPureTensor()])
-    return steps(to_tv_target(target, canvas_size))
+    """`box_cleanup` of a target alone, on a (h, w) canvas (the decoded cache precomputes its targets so)."""
+    return v2.Compose(box_cleanup(min_box_size))(to_tv_target(target, canvas_size))

@@ -16,7 +16,7 @@ from PIL import Image
 from torchvision.transforms import v2
 from torchvision.transforms.v2 import functional as TF
 
-from data.batch_augment import (ClassificationAugment, UInt8Batch, adjust_colors, crop_resize,
+from data.batch_augment import (ClassificationAugment, UInt8Batch, adjust_colors, augment_generator, crop_resize,
                                 flip_detection_batch, random_resized_crop_boxes)
 from data.cache import is_complete
 from data.classification import CachedClassificationDataset, ImageClassificationDataset
@@ -121,11 +121,22 @@ def test_random_resized_crop_draws_like_torchvision():
         assert abs(a.std() - b.std()) < 0.1 * b.std()
 
 
-def test_random_resized_crop_falls_back_like_torchvision():
-    """Where no draw fits (a 10 x 200 strip, crops of 90-100 % of its area), the central crop cut to 4:3."""
-    ours = random_resized_crop_boxes(torch.tensor([[10, 200]]), scale=(0.9, 1.0))
-    top, left, h, w = v2.RandomResizedCrop.get_params(torch.empty(3, 10, 200), [0.9, 1.0], [3 / 4, 4 / 3])
-    assert ours[0].tolist() == [left, top, w, h] == [93, 0, 13, 10]
+@pytest.mark.parametrize("size,expected", [((10, 200), [93, 0, 13, 10]), ((200, 10), [0, 93, 10, 13])])
+def test_random_resized_crop_falls_back_like_torchvision(size, expected):
+    """Where no draw fits (a wide or a tall strip, crops of 90-100 % of its area), the central crop cut to the
+    nearest allowed aspect ratio (4:3 or 3:4)."""
+    ours = random_resized_crop_boxes(torch.tensor([size]), scale=(0.9, 1.0))
+    top, left, h, w = v2.RandomResizedCrop.get_params(torch.empty(3, *size), [0.9, 1.0], [3 / 4, 4 / 3])
+    assert ours[0].tolist() == [left, top, w, h] == expected
+
+
+def test_augmentation_streams_differ_by_rank_and_repeat_by_seed():
+    """DDP ranks draw different augmentation (as the streaming workers, seeded per rank, do); a seed repeats."""
+    sizes = torch.tensor([[100, 120]] * 8)
+    draws = {(seed, rank): random_resized_crop_boxes(sizes, (0.35, 1.0), generator=augment_generator(seed, rank))
+             for seed in (0, 1) for rank in (0, 1)}
+    assert not torch.equal(draws[0, 0], draws[0, 1]) and not torch.equal(draws[0, 0], draws[1, 0])
+    assert torch.equal(draws[0, 1], random_resized_crop_boxes(sizes, (0.35, 1.0), generator=augment_generator(0, 1)))
 
 
 def test_crop_resize_is_identity_flip_and_bilinear_resize():
@@ -201,7 +212,7 @@ def test_classification_augment_jitter_and_normalisation_are_torchvisions(monkey
 def test_padded_batch_of_different_sizes(tmp_path):
     root = photos(tmp_path / "p", [(30, 20), (16, 24), (25, 25)])
     paths = sorted(root.rglob("*.png"))
-    store = decoded_images(paths, "sizes", {}, lambda i, p: TF.pil_to_tensor(load_rgb(p)), cache_dir=tmp_path)
+    store = decoded_images(paths, "sizes", {}, lambda i: TF.pil_to_tensor(load_rgb(paths[i])), cache_dir=tmp_path)
     images, sizes = store.batch([0, 1, 2])
     assert images.shape == (3, 3, 25, 30) and images.dtype == torch.uint8
     for b, path in enumerate(paths):
@@ -276,7 +287,7 @@ def test_flip_detection_batch_by_hand():
 def test_store_is_rebuilt_when_a_file_or_setting_changes(tmp_path):
     root = photos(tmp_path / "p", [(12, 10)] * 3)
     paths = sorted(root.rglob("*.png"))
-    prepare = lambda i, p: TF.pil_to_tensor(load_rgb(p))  # noqa: E731
+    prepare = lambda i: TF.pil_to_tensor(load_rgb(paths[i]))  # noqa: E731
     first = decoded_images(paths, "photos", {"size": None}, prepare, cache_dir=tmp_path / "c")
     assert torch.equal(first.tensor(1), TF.pil_to_tensor(load_rgb(paths[1])))
     assert decoded_images(paths, "photos", {"size": None}, prepare, cache_dir=tmp_path / "c").folder == first.folder
@@ -284,27 +295,52 @@ def test_store_is_rebuilt_when_a_file_or_setting_changes(tmp_path):
     stat = os.stat(paths[1])
     os.utime(paths[1], ns=(stat.st_atime_ns, stat.st_mtime_ns + 10 ** 9))
     again = decoded_images(paths, "photos", {"size": None}, prepare, cache_dir=tmp_path / "c")
-    assert again.folder == first.folder and again.sizes[1].tolist() == [9, 14]
+    assert again.folder != first.folder and again.sizes[1].tolist() == [9, 14]
     assert again.image(1)[0, 0].tolist() == [1, 2, 3]
     other = decoded_images(paths, "photos", {"size": 8}, prepare, cache_dir=tmp_path / "c")
-    assert other.folder != first.folder  # another setting: another store, the first one untouched
-    assert len(list((tmp_path / "c" / "decoded").iterdir())) == 2 + 2  # two stores and their lock files
+    fewer = decoded_images(paths[:2], "photos", {"size": None}, prepare, cache_dir=tmp_path / "c")
+    assert len({first.folder, again.folder, other.folder, fewer.folder}) == 4 and len(fewer) == 2
+
+
+def test_data_module_settings_and_lists_key_the_store(dogs_root, tmp_path):
+    small, large = dogs(dogs_root, image_size=32), dogs(dogs_root, image_size=48)
+    assert small.datasets["train"].store.folder != large.datasets["train"].store.folder
+    assert small.datasets["val"].store.folder != large.datasets["val"].store.folder
+    reseeded = dogs(dogs_root, image_size=32, seed=1)  # another validation split: other lists, other stores
+    assert reseeded.datasets["train"].store.folder != small.datasets["train"].store.folder
+    assert reseeded.datasets["test"].store.folder == small.datasets["test"].store.folder  # the same test list
+    root = photos(tmp_path / "p", [(20, 16)] * 10)
+    folder = ImageFolderDataModule(root=str(root), image_size=16, num_workers=0)
+    folder.setup("fit")  # validation = test: one store
+    assert folder.datasets["val"].store.folder == folder.datasets["test"].store.folder
+
+
+def test_store_pickles_as_its_folder(tmp_path):
+    """Spawned DataLoader workers get the folder and map the file themselves, not a copy of the pixels."""
+    import pickle
+    root = photos(tmp_path / "p", [(64, 48)] * 4)
+    paths = sorted(root.rglob("*.png"))
+    store = decoded_images(paths, "photos", {}, lambda i: TF.pil_to_tensor(load_rgb(paths[i])),
+                           cache_dir=tmp_path / "c")
+    data = pickle.dumps(store)
+    assert len(data) < 1000 < store.pixels.size
+    assert torch.equal(pickle.loads(data).batch([2, 0])[0], store.batch([2, 0])[0])
 
 
 def test_failed_build_names_the_file_and_leaves_nothing_complete(tmp_path):
     root = photos(tmp_path / "p", [(12, 10)] * 4)
     paths = sorted(root.rglob("*.png"))
     paths[2].write_bytes(b"not a png")
-    prepare = lambda i, p: TF.pil_to_tensor(load_rgb(p))  # noqa: E731
+    prepare = lambda i: TF.pil_to_tensor(load_rgb(paths[i]))  # noqa: E731
     with pytest.raises(DatasetError, match=f"cannot read image {paths[2]}"):
         decoded_images(paths, "photos", {}, prepare, cache_dir=tmp_path / "c")
     folder = tmp_path / "c" / "decoded"
     assert [p.name for p in folder.iterdir() if not p.name.endswith(".lock")] == []  # no store, no temp folder
 
-    def interrupted(i, p):
+    def interrupted(i):
         if i == 1:
             raise KeyboardInterrupt
-        return prepare(i, p)
+        return prepare(i)
     with pytest.raises(KeyboardInterrupt):
         decoded_images(paths[:2], "photos", {}, interrupted, cache_dir=tmp_path / "c")
     assert [p.name for p in folder.iterdir() if not p.name.endswith(".lock")] == []
