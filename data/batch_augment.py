@@ -5,10 +5,12 @@ The decoded cache (data.decoded) hands the training step uint8 batches; the data
 processes competing with the step for the cores) and on the GPU when training there.
 
 Classification reproduces data.transforms' training pipeline (torchvision's RandomResizedCrop, horizontal flip,
-ColorJitter, Normalize) with the same parameter distributions, drawn per sample from torch's global generator
-(seeded by `seed`). Two differences, both small:
-- the crop is resampled bilinearly with `grid_sample` (no antialiasing); the cache keeps training images at most
-  about 1.14x the model's input (data.classification), so the downscale is mild;
+ColorJitter, Normalize) with the same parameter distributions, drawn per sample on the CPU from the data module's
+generator (`augment_generator`: seeded by `seed` and the DDP rank, so ranks draw differently, as the streaming
+pipeline's workers do). Two differences, both small:
+- the crop is resampled bilinearly with `grid_sample` (no antialiasing); the cache keeps training images with their
+  shorter side at most 8/7 of the model's input (data.classification), so a crop is shrunk by at most 8/7 along
+  the shorter side (more along the longer side of a wide image, as the crop squeezes it to a square);
 - the colour jitter is applied as one per-sample 3x3 colour matrix (brightness, contrast and saturation are linear
   maps that commute), clamped once at the end, where torchvision clamps after each of the three in a random
   order: results differ only where an intermediate value left [0, 1].

@@ -27,7 +27,8 @@ from torch.utils.data import DataLoader, Dataset
 from torchvision.transforms import v2
 
 from .batch_augment import ClassificationAugment, UInt8Batch, augment_generator
-from .decoded import DecodedImages, decoded_images, estimate_bytes, load_rgb, plan_cache, whole_batch
+from .decoded import (DecodedImages, decoded_images, estimate_bytes, load_rgb, plan_cache, sampled_sizes,
+                      whole_batch)
 from .transforms import classification_transforms, eval_resize
 
 Box = tuple[int, int, int, int]  # left, top, right, bottom in pixels (PIL crop convention)
@@ -182,8 +183,8 @@ class ClassificationDataModule(pl.LightningDataModule):
         paths = [str(path) for ds in streaming.values() for path, _ in ds.samples]
         self._name = os.path.commonpath(paths) if paths else "empty"
         what = f"{type(self).__name__} ({self._name})"
-        estimate = sum(estimate_bytes(None, [p for p, _ in ds.samples], self._prepared_size(split))
-                       for split, ds in streaming.items())
+        estimate = sum(estimate_bytes(sampled_sizes([p for p, _ in ds.samples]), self._prepared_size(split),
+                                      len(ds)) for split, ds in streaming.items())
         if plan_cache(estimate, self.decode_cache_gb, what):
             self.datasets = {split: self._cached(split, ds) for split, ds in streaming.items()}
         else:
@@ -217,7 +218,7 @@ class ClassificationDataModule(pl.LightningDataModule):
                     "eval_crop_fraction": None if train else self.eval_crop_fraction}
         store = decoded_images(paths, self._name, settings, LoadAndPrepare(streaming, self.prepare_for_cache(split)),
                                self.num_workers)
-        return CachedClassificationDataset(streaming, store, split == "train", self.mean, self.std)
+        return CachedClassificationDataset(streaming, store, train, self.mean, self.std)
 
     def on_after_batch_transfer(self, batch, dataloader_idx: int):
         """Augment the cached pipeline's uint8 training batches on their device (data.batch_augment)."""

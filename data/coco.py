@@ -375,7 +375,7 @@ class COCODataModule(pl.LightningDataModule):
                      if split not in self.datasets}
         if not streaming:
             return
-        estimate = sum(estimate_bytes([(info["width"], info["height"]) for info in ds.coco.imgs.values()], [],
+        estimate = sum(estimate_bytes([(info["width"], info["height"]) for info in ds.coco.imgs.values()],
                                       self._prepared_size(split)) for split, ds in streaming.items())
         cache = plan_cache(estimate, self.decode_cache_gb, f"COCO {'+'.join(streaming)} data ({self.root})")
         self.datasets.update({split: self._cached(split, ds) if cache else ds for split, ds in streaming.items()})

@@ -180,24 +180,27 @@ def whole_batch(batch):
     return batch
 
 
-def estimate_bytes(sizes: Sequence[tuple[int, int]] | None, paths: Sequence[Path],
-                   prepared_size: Callable[[int, int], tuple[int, int]]) -> int:
-    """Decoded bytes of a split: from the listed (width, height) of every image when known (COCO lists them),
-    else from the headers of a seeded sample of up to HEADER_SAMPLE files (PIL reads only the header)."""
-    if sizes is None:
-        sample = random.Random(0).sample(list(paths), min(len(paths), HEADER_SAMPLE))
-        measured = []
-        for path in sample:
-            try:
-                with Image.open(path) as image:
-                    measured.append(image.size)
-            except (OSError, SyntaxError, ValueError):
-                continue  # a bad file is named when the store is built; here it only leaves the sample
-        if not measured:
-            return 0
-        mean = np.mean([np.prod(prepared_size(w, h)) for w, h in measured])
-        return int(mean * 3 * len(paths))
-    return int(sum(np.prod(prepared_size(w, h)) for w, h in sizes) * 3)
+def sampled_sizes(paths: Sequence[Path]) -> list[tuple[int, int]]:
+    """(width, height) of a seeded sample of up to HEADER_SAMPLE of the files (PIL reads only the header): for
+    estimating a split whose sizes are not listed anywhere."""
+    sizes = []
+    for path in random.Random(0).sample(list(paths), min(len(paths), HEADER_SAMPLE)):
+        try:
+            with Image.open(path) as image:
+                sizes.append(image.size)
+        except (OSError, SyntaxError, ValueError):
+            continue  # a bad file is named when the store is built; here it only leaves the sample
+    return sizes
+
+
+def estimate_bytes(sizes: Sequence[tuple[int, int]], prepared_size: Callable[[int, int], tuple[int, int]],
+                   count: int | None = None) -> int:
+    """Decoded bytes of `count` images (default: len(sizes)) whose original (width, height) sizes are `sizes` (all
+    of them, or a sample), as `prepared_size` stores them."""
+    if not sizes:
+        return 0
+    mean = np.mean([np.prod(prepared_size(w, h)) for w, h in sizes])
+    return int(mean * 3 * (len(sizes) if count is None else count))
 
 
 def plan_cache(estimated_bytes: int, budget_gb: float, what: str) -> bool:
