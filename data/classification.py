@@ -68,14 +68,15 @@ class CachedClassificationDataset(Dataset):
         if len(store) != len(source):
             raise ValueError(f"decoded store {store.folder} has {len(store)} images for {len(source)} samples")
         self.samples, self.boxes, self.store, self.train = source.samples, source.boxes, store, train
-        self.labels = torch.as_tensor([label for _, label in source.samples], dtype=torch.int64)
+        self.labels = torch.as_tensor(np.asarray([label for _, label in source.samples]))  # [N] ints or [N, A]
         self.mean, self.std = torch.tensor(mean).view(1, 3, 1, 1), torch.tensor(std).view(1, 3, 1, 1)
 
     def __len__(self) -> int:
         return len(self.store)
 
     def __getitem__(self, index: int):
-        return self.store.tensor(index), int(self.labels[index])
+        label = self.labels[index]
+        return self.store.tensor(index), (int(label) if label.ndim == 0 else label)
 
     def __getitems__(self, indices: list[int]):
         images, sizes = self.store.batch(indices)
@@ -160,15 +161,20 @@ class ClassificationDataModule(pl.LightningDataModule):
         """Whether the decoded cache serves the data (known after setup)."""
         return isinstance(self.datasets.get("train"), CachedClassificationDataset)
 
-    def list_samples(self) -> tuple[list, list | None]:
-        """(train, test) lists of (path, label) or (path, label, crop box or None); test None: split from train."""
+    def list_samples(self) -> dict[str, list | None]:
+        """{"train": [...], "val": [...] or None, "test": [...] or None}: lists of (path, label) or (path, label,
+        crop box or None); a label is a class index or a vector. No test: val_fraction of train is held out for
+        validation and test; no val: val_fraction of train (or, if 0, the test split) validates."""
         raise NotImplementedError
 
     def setup(self, stage: str | None = None) -> None:
         if self.datasets:
             return
-        train, test = self.list_samples()
-        if test is None:  # one pool of labelled images: val_fraction of it is held out for validation and test
+        splits = self.list_samples()
+        train, val, test = splits["train"], splits.get("val"), splits.get("test")
+        if val is not None:
+            test = val if test is None else test
+        elif test is None:  # one pool of labelled images: val_fraction of it is held out for validation and test
             keep, held = stratified_split([s[1] for s in train], self.val_fraction, self.seed)
             train, test = [train[i] for i in keep], [train[i] for i in held]
             val = test

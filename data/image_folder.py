@@ -48,5 +48,5 @@ class ImageFolderDataModule(ClassificationDataModule):
             if self.val_fraction <= 0:
                 raise ValueError("data.val_fraction must be > 0 with data.root (it sets the held-out split)")
 
-    def list_samples(self) -> tuple[list, list | None]:
-        return self._train, self._test
+    def list_samples(self) -> dict[str, list | None]:
+        return {"train": self._train, "test": self._test}

@@ -113,5 +113,5 @@ class StanfordDogsDataModule(ClassificationDataModule):
             samples.append((path, label, box))
         return samples
 
-    def list_samples(self) -> tuple[list, list]:
-        return self._samples("train"), self._samples("test")
+    def list_samples(self) -> dict[str, list]:
+        return {"train": self._samples("train"), "test": self._samples("test")}

@@ -31,10 +31,24 @@ class TaskModule(pl.LightningModule):
         self.optimizer_cfg = dict(optimizer or {})
         self.scheduler_cfg = dict(scheduler or {})
         self.channels_last = channels_last
+        self.run_config: dict[str, Any] | None = None  # the run's resolved config (set by the runner)
 
     def setup(self, stage: str) -> None:
         if self.channels_last:
             self.to(memory_format=torch.channels_last)
+
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        """Every checkpoint carries the run's config, so the model can be rebuilt from the file alone
+        (tasks.checkpoint)."""
+        if self.run_config is not None:
+            from .checkpoint import CONFIG_KEY
+            checkpoint[CONFIG_KEY] = self.run_config
+
+    def report(self, results: dict[str, Any], latency_repeats: int) -> dict[str, Any]:
+        """After testing, on rank 0: extra results.json entries (and files or tables) beyond the test metrics;
+        `results` holds what the runner has so far (metrics, params, mult-adds, latency); `latency_repeats`: how
+        many timed passes a latency measurement takes."""
+        return {}
 
     @property
     def output_dir(self) -> Path:

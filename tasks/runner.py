@@ -101,10 +101,12 @@ def train_and_test(cfg: DictConfig) -> dict[str, Any]:
 
     datamodule = instantiate(cfg.data, _convert_="all")
     backbone = instantiate(cfg.backbone, _convert_="all")
-    model_kwargs = {"backbone": backbone}
-    if hasattr(datamodule, "num_classes"):
-        model_kwargs["num_classes"] = datamodule.num_classes
+    model_kwargs = {"backbone": backbone, **data_kwargs(cfg, datamodule)}
+    if cfg.model.get("distill"):  # a distilling task gets its teacher; teacher=train runs stage 1 here
+        from .distill import prepare_teacher
+        model_kwargs["teacher"] = prepare_teacher(cfg)
     model = instantiate(cfg.model, _convert_="all", **model_kwargs)
+    model.run_config = resolved
     loggers = [instantiate(c) for c in (cfg.get("logger") or {}).values() if c]
     callbacks = [instantiate(c) for c in (cfg.get("callbacks") or {}).values() if c]
     if not loggers:  # logger=none: Lightning refuses a LearningRateMonitor without a logger to write to
@@ -129,6 +131,8 @@ def train_and_test(cfg: DictConfig) -> dict[str, Any]:
     if not trainer.is_global_zero:
         return results
     results.update(profile(model, cfg.image_size, cfg.latency_repeats))
+    if cfg.test:
+        results.update(model.report(results, cfg.latency_repeats))
     results.update({
         "train_seconds": round(train_seconds, 1),
         "epochs": trainer.current_epoch,
@@ -141,6 +145,20 @@ def train_and_test(cfg: DictConfig) -> dict[str, Any]:
     write_json_atomic(out_dir / "results.json", results)
     print_summary(results)
     return results
+
+
+def data_kwargs(cfg: DictConfig, datamodule) -> dict[str, Any]:
+    """What the model learns from the data: `num_classes`, and `class_names` for models that take them."""
+    import inspect
+
+    from hydra.utils import get_class
+    kwargs = {}
+    if hasattr(datamodule, "num_classes"):
+        kwargs["num_classes"] = datamodule.num_classes
+    accepted = inspect.signature(get_class(cfg.model._target_)).parameters
+    if "class_names" in accepted and getattr(datamodule, "class_names", None):
+        kwargs["class_names"] = list(datamodule.class_names)
+    return kwargs
 
 
 def backbone_name(cfg: DictConfig) -> str:

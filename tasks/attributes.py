@@ -1,0 +1,300 @@
+"""Multi-label attribute classification, trained by distillation from a teacher (the paper's Table 12) or on labels.
+
+Distillation (`distill=true`, the default of task=face_attributes): the student emulates the teacher's per-attribute
+probabilities with sigmoid cross-entropy, over every training image and the unlabelled pool, and never reads a
+label; its teacher comes from tasks.distill (any kind: a stage-1 run, a checkpoint, timm, ONNX, precomputed).
+`distill=false` trains the same model on the labels (unknown labels, NaN, are left out): the baseline that shows
+what distillation adds, and how the stage-1 teacher itself is trained.
+
+Metrics on labelled splits: mean AP over attributes (attributes without a positive in the split are left out),
+mean accuracy at 0.5 and, with a teacher, agreement: the student's mean AP against the teacher's binarised outputs.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import math
+from pathlib import Path
+from typing import Any, Sequence
+
+import torch
+import torchmetrics
+from torch import nn
+from torch.nn import functional as F
+from torchmetrics.functional.classification import multilabel_average_precision
+
+from backbone import Backbone
+
+from .base import TaskModule
+
+log = logging.getLogger(__name__)
+
+
+def as_targets(labels: torch.Tensor) -> torch.Tensor:
+    """Float labels (1, 0, NaN unknown) -> int targets with -1 for unknown (the metrics' ignore_index)."""
+    return torch.where(torch.isnan(labels), torch.full_like(labels, -1), labels).long()
+
+
+def per_attribute_ap(probabilities: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """AP of every attribute [A] (NaN for one without a positive among its known labels)."""
+    targets = as_targets(labels)
+    ap = multilabel_average_precision(probabilities, targets, num_labels=labels.shape[1], average=None,
+                                      ignore_index=-1)
+    has_positive = (targets == 1).any(0)
+    return torch.where(has_positive, ap, torch.full_like(ap, float("nan")))
+
+
+def mean_over_known(values: torch.Tensor) -> float:
+    finite = values[torch.isfinite(values)]
+    return float(finite.mean()) if len(finite) else float("nan")
+
+
+class AttributeTask(TaskModule):
+    """Backbone -> global average pool -> dropout -> linear: one logit per attribute.
+
+    Args:
+        backbone: any suite backbone.
+        num_classes: number of attributes (from the datamodule); class_names: their names.
+        distill: train on the teacher's outputs (see module docstring) instead of the labels.
+        teacher: the teacher spec, prepared by the runner from the `teacher` config (tasks.distill).
+        temperature: distillation temperature T: targets sigmoid(z_t / T), loss on s / T, scaled by T^2.
+        dropout: dropout before the classifier (the paper: the student needs no regularisation).
+        optimizer, scheduler, channels_last: see tasks.base.TaskModule.
+    """
+
+    def __init__(self, backbone: Backbone, num_classes: int, class_names: Sequence[str] | None = None,
+                 distill: bool = False, teacher: dict[str, Any] | None = None, temperature: float = 1.0,
+                 dropout: float = 0.0, optimizer: dict[str, Any] | None = None,
+                 scheduler: dict[str, Any] | None = None, channels_last: bool = True):
+        super().__init__(backbone, optimizer, scheduler, channels_last)
+        if num_classes < 1:
+            raise ValueError(f"num_classes (attributes) must be >= 1, got {num_classes}")
+        if distill and not teacher:
+            raise ValueError("model.distill=true needs a teacher (teacher=train, checkpoint, timm, onnx or outputs)")
+        if temperature <= 0:
+            raise ValueError(f"model.temperature must be > 0, got {temperature}")
+        self.save_hyperparameters(ignore=["backbone"])
+        self.num_classes, self.distill, self.temperature = num_classes, distill, temperature
+        self.class_names = list(class_names) if class_names else [f"attribute_{i}" for i in range(num_classes)]
+        self.teacher_spec = dict(teacher) if teacher else None
+        self.head = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Dropout(dropout),
+                                  nn.Linear(backbone.num_features, num_classes))
+        for stage in ("val", "test"):
+            setattr(self, f"{stage}_ap", torchmetrics.classification.MultilabelAveragePrecision(
+                num_classes, average=None, ignore_index=-1))
+            setattr(self, f"{stage}_accuracy", torchmetrics.classification.MultilabelAccuracy(
+                num_classes, threshold=0.5, average="macro", ignore_index=-1))
+        self.test_agreement = torchmetrics.classification.MultilabelAveragePrecision(
+            num_classes, average=None, ignore_index=-1)
+        self.teacher = None                               # built on first use (tasks.distill.Teacher)
+        self.teacher_targets: torch.Tensor | None = None  # [N, A] probabilities for images("train")
+        self.teacher_test: torch.Tensor | None = None     # [N, A] probabilities for images("test")
+        self.test_per_attribute: torch.Tensor | None = None
+        self._test_seen = 0
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Copies and pickles leave the teacher behind (an ONNX session cannot be pickled; it is rebuilt on use)."""
+        return {**super().__getstate__(), "teacher": None}
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        """Attribute logits (B, A)."""
+        return self.head(next(reversed(self.backbone(images).values())))
+
+    # ---------------------------------------------------------------------------------------------- teacher
+    def _teacher(self):
+        if self.teacher is None:
+            from .distill import build_teacher
+            self.teacher = build_teacher(self.teacher_spec, self.num_classes)
+        return self.teacher
+
+    def teacher_probabilities(self, outputs: torch.Tensor) -> torch.Tensor:
+        """Soft targets at the temperature from the teacher's logits (or probabilities, `teacher.outputs`)."""
+        if self.teacher_spec.get("outputs", "logits") == "probabilities":
+            if outputs.min() < 0 or outputs.max() > 1:
+                raise ValueError(f"teacher {self.teacher_spec.get('path')}: teacher.outputs=probabilities but the "
+                                 f"values span [{float(outputs.min()):.3g}, {float(outputs.max()):.3g}]")
+            outputs = torch.logit(outputs.clamp(1e-6, 1 - 1e-6))
+        return torch.sigmoid(outputs / self.temperature)
+
+    def _outputs_for(self, split: str, required: bool = True) -> torch.Tensor | None:
+        from .distill import teacher_outputs
+        dm = self.trainer.datamodule
+        outputs = teacher_outputs(self._teacher(), dm.images(split), self.num_classes,
+                                  f"data with {self.num_classes} attributes", num_workers=dm.num_workers,
+                                  required=required)
+        return None if outputs is None else self.teacher_probabilities(outputs.float())
+
+    def setup(self, stage: str) -> None:
+        super().setup(stage)
+        if not self.teacher_spec:
+            return
+        if self.teacher_spec.get("online") and self.teacher_spec["kind"] == "outputs":
+            from .distill import TeacherError
+            raise TeacherError("teacher.online=true needs a model teacher; precomputed outputs cannot see the "
+                               "augmented images (set teacher.online=false)")
+        if stage == "fit" and self.distill and not self.teacher_spec.get("online") and self.teacher_targets is None:
+            self.teacher_targets = self._outputs_for("train")
+
+    # --------------------------------------------------------------------------------------------- training
+    def training_step(self, batch, batch_idx):
+        images, targets = batch
+        logits = self(images)
+        if self.distill:  # targets are indices into the teacher's outputs: no label is read
+            if self.teacher_spec.get("online"):
+                from .distill import resize_for
+                dm = self.trainer.datamodule
+                teacher = self._teacher().to(images.device)
+                soft = self.teacher_probabilities(teacher.run(resize_for(teacher.view, images, dm.mean, dm.std)))
+            else:
+                soft = self.teacher_targets[targets.cpu()].to(logits.device)
+            t = self.temperature
+            loss = F.binary_cross_entropy_with_logits(logits / t, soft) * t * t
+        else:
+            known = ~torch.isnan(targets)
+            loss = F.binary_cross_entropy_with_logits(logits[known], targets[known])
+        self.log("train/loss", loss, prog_bar=True, batch_size=len(images))
+        return loss
+
+    def _evaluate(self, batch, stage: str) -> torch.Tensor:
+        images, labels = batch
+        logits = self(images)
+        probabilities = torch.sigmoid(logits)
+        targets = as_targets(labels)
+        getattr(self, f"{stage}_ap").update(probabilities, targets)
+        getattr(self, f"{stage}_accuracy").update(probabilities, targets)
+        known = ~torch.isnan(labels)
+        self.log(f"{stage}/loss", F.binary_cross_entropy_with_logits(logits[known], labels[known]),
+                 batch_size=len(images), sync_dist=True)
+        return probabilities
+
+    def _log_epoch(self, stage: str) -> torch.Tensor:
+        ap_metric, accuracy = getattr(self, f"{stage}_ap"), getattr(self, f"{stage}_accuracy")
+        labels_seen = torch.cat([t for t in ap_metric.target]) if ap_metric.target else None
+        ap = ap_metric.compute()
+        if labels_seen is not None:  # an attribute without a positive in the split has no AP
+            ap = torch.where((labels_seen == 1).any(0), ap, torch.full_like(ap, float("nan")))
+        self.log(f"{stage}/mean_ap", mean_over_known(ap), prog_bar=stage == "val", sync_dist=True)
+        self.log(f"{stage}/mean_accuracy", accuracy.compute(), sync_dist=True)
+        ap_metric.reset()
+        accuracy.reset()
+        return ap
+
+    def validation_step(self, batch, batch_idx):
+        self._evaluate(batch, "val")
+
+    def on_validation_epoch_end(self) -> None:
+        self._log_epoch("val")
+
+    # ------------------------------------------------------------------------------------------------- test
+    def on_test_epoch_start(self) -> None:
+        self._test_seen = 0
+        if self.teacher_spec and self.teacher_test is None:
+            if self.trainer.world_size == 1:
+                self.teacher_test = self._outputs_for("test", required=False)
+            else:
+                log.warning("agreement with the teacher is measured on one device only: skipped")
+
+    def test_step(self, batch, batch_idx):
+        probabilities = self._evaluate(batch, "test")
+        if self.teacher_test is not None:  # one device, sequential order: this batch's rows of images("test")
+            start, self._test_seen = self._test_seen, self._test_seen + len(probabilities)
+            teacher = self.teacher_test[start:self._test_seen].to(probabilities.device)
+            self.test_agreement.update(probabilities, (teacher > 0.5).long())
+
+    def on_test_epoch_end(self) -> None:
+        self.test_per_attribute = self._log_epoch("test").cpu()
+        if self.teacher_test is not None:
+            agreement = self.test_agreement.compute()
+            binarised = self.teacher_test > 0.5
+            agreement = torch.where(binarised.any(0).to(agreement.device), agreement, float("nan"))
+            self.log("test/agreement_ap", mean_over_known(agreement))
+            self.test_agreement.reset()
+
+    # ----------------------------------------------------------------------------------------------- report
+    def report(self, results: dict[str, Any], latency_repeats: int) -> dict[str, Any]:
+        """Teacher vs student (Table 12's columns), per-attribute AP with prevalence, and a bar plot."""
+        dm = self.trainer.datamodule
+        labels = torch.from_numpy(dm.labels("test"))
+        prevalence = torch.nanmean(labels, 0)
+        student_ap = self.test_per_attribute
+        extra: dict[str, Any] = {"prevalence_baseline_mean_ap": mean_over_known(
+            torch.where(torch.isfinite(student_ap), prevalence, float("nan")))}
+        teacher_ap = None
+        if self.teacher_spec:
+            teacher_row: dict[str, Any] = {"kind": self.teacher_spec["kind"], "source": self._teacher().source}
+            if self.teacher_test is not None:
+                teacher_ap = per_attribute_ap(self.teacher_test, labels)
+                accuracy = torchmetrics.functional.classification.multilabel_accuracy(
+                    self.teacher_test, as_targets(labels), self.num_classes, average="macro", ignore_index=-1)
+                teacher_row["metrics"] = {"mean_ap": mean_over_known(teacher_ap),
+                                          "mean_accuracy": float(accuracy)}
+            view = self._teacher().view
+            teacher_row["image_size"] = view.image_size if view else None
+            teacher_row.update(self._teacher().profile(latency_repeats))
+            stage_dir = self.teacher_spec.get("stage_dir")
+            if stage_dir and (Path(stage_dir) / "results.json").is_file():
+                stage = json.loads((Path(stage_dir) / "results.json").read_text())
+                teacher_row.update({"backbone": stage.get("backbone"), "run_dir": stage_dir,
+                                    "train_seconds": stage.get("train_seconds")})
+            extra["teacher"] = teacher_row
+        extra["per_attribute"] = {
+            name: {"prevalence": _number(prevalence[i]), "ap": _number(student_ap[i]),
+                   **({"teacher_ap": _number(teacher_ap[i])} if teacher_ap is not None else {})}
+            for i, name in enumerate(self.class_names)}
+        plot = self.output_dir / "per_attribute_ap.png"
+        plot_per_attribute(self.class_names, prevalence, student_ap, teacher_ap, plot)
+        extra["plots"] = [str(plot)]
+        print_tables(results, extra)
+        return extra
+
+
+def _number(value: torch.Tensor) -> float | None:
+    value = float(value)
+    return None if math.isnan(value) else round(value, 6)
+
+
+def print_tables(results: dict[str, Any], extra: dict[str, Any]) -> None:
+    """Table 12's shape (model, mean AP, mult-adds, params) and the per-attribute APs."""
+    def millions(value, digits):
+        return "n/a" if value is None else f"{value / 1e6:.{digits}f}"
+    teacher = extra.get("teacher")
+    model = f"{'student ' if teacher else ''}{results['backbone']} @ {results['image_size']}"
+    rows = [(model, results.get("metrics", {}).get("mean_ap"), results["mult_adds"], results["params"])]
+    if teacher:
+        name = f"teacher {teacher.get('backbone') or teacher['kind']} @ {teacher.get('image_size') or '-'}"
+        rows.append((name, teacher.get("metrics", {}).get("mean_ap"), teacher.get("mult_adds"), teacher.get("params")))
+    rows.append(("constant score (prevalence)", extra["prevalence_baseline_mean_ap"], None, None))
+    width = max(len(r[0]) for r in rows)
+    lines = [f"| {'Model':<{width}} | Mean AP | M Mult-Adds | M Params |", f"|{'-' * (width + 2)}|---|---|---|"]
+    for name, ap, mult_adds, params in rows:
+        shown = "n/a" if ap is None or (isinstance(ap, float) and math.isnan(ap)) else f"{100 * ap:.1f}%"
+        lines.append(f"| {name:<{width}} | {shown} | {millions(mult_adds, 1)} | {millions(params, 2)} |")
+    per = extra["per_attribute"]
+    name_width = max(len(n) for n in per)
+    lines += ["", f"| {'Attribute':<{name_width}} | prevalence | student AP | teacher AP |", f"|{'-' * (name_width + 2)}|---|---|---|"]
+    for name, row in per.items():
+        cells = [row["prevalence"], row["ap"], row.get("teacher_ap")]
+        lines.append(f"| {name:<{name_width}} | " + " | ".join("n/a" if c is None else f"{c:.3f}" for c in cells) + " |")
+    print("\n".join(lines), flush=True)
+
+
+def plot_per_attribute(names: Sequence[str], prevalence: torch.Tensor, student: torch.Tensor,
+                       teacher: torch.Tensor | None, path: Path) -> None:
+    """Grouped bars of per-attribute AP (student, teacher) with the prevalence (a constant score's AP) marked."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    x = torch.arange(len(names)).float()
+    width = 0.4 if teacher is not None else 0.7
+    fig, ax = plt.subplots(figsize=(max(6.0, 0.45 * len(names)), 4.0))
+    ax.bar(x - (width / 2 if teacher is not None else 0), student.nan_to_num(0), width, label="student")
+    if teacher is not None:
+        ax.bar(x + width / 2, teacher.nan_to_num(0), width, label="teacher")
+    ax.scatter(x, prevalence, color="black", marker="_", s=200, zorder=3, label="prevalence (constant score)")
+    ax.set_xticks(x.tolist(), list(names), rotation=60, ha="right", fontsize=8)
+    ax.set_ylabel("average precision")
+    ax.set_ylim(0, 1)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)

@@ -1,0 +1,54 @@
+"""A trained model rebuilt from a suite checkpoint alone: every .ckpt carries the run's resolved config.
+
+Used wherever a finished run is reused: a distillation teacher (tasks.distill), and later evaluation, prediction
+and export. The backbone is rebuilt without its pretrained weights (the checkpoint holds the trained ones).
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import torch
+import yaml
+from hydra.utils import get_class, instantiate
+
+CONFIG_KEY = "suite_config"  # where TaskModule.on_save_checkpoint stores the run's resolved config
+
+
+class CheckpointError(ValueError):
+    """A checkpoint is missing, unreadable, or not one of this suite's."""
+
+
+def read_checkpoint(path: str | Path) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(checkpoint dict, the run's resolved config) of a suite .ckpt (tensors and plain containers only)."""
+    path = Path(path).expanduser()
+    if not path.is_file():
+        raise CheckpointError(f"checkpoint not found: {path}")
+    try:
+        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:
+        raise CheckpointError(f"cannot read checkpoint {path}: {err}") from None
+    if not isinstance(checkpoint, dict) or "state_dict" not in checkpoint:
+        raise CheckpointError(f"{path} is not a Lightning checkpoint (no state_dict)")
+    config = checkpoint.get(CONFIG_KEY)
+    if config is None:  # written before configs travelled inside checkpoints: the run folder still has it
+        saved = path.parent.parent / "config_resolved.yaml"
+        if not saved.is_file():
+            raise CheckpointError(f"{path} carries no run config and {saved} does not exist: is it a checkpoint of "
+                                  f"this suite?")
+        config = yaml.safe_load(saved.read_text())
+    return checkpoint, config
+
+
+def load_task_model(path: str | Path) -> tuple[torch.nn.Module, dict[str, Any]]:
+    """(the checkpoint's TaskModule in eval mode with its trained weights, the run's resolved config)."""
+    checkpoint, config = read_checkpoint(path)
+    backbone_cfg = {**config["backbone"]}
+    backbone_cfg.pop("pretrained", None)
+    model_class = get_class(config["model"]["_target_"])
+    try:
+        model = model_class(backbone=instantiate(backbone_cfg), **checkpoint.get("hyper_parameters", {}))
+        model.load_state_dict(checkpoint["state_dict"])
+    except (TypeError, RuntimeError) as err:
+        raise CheckpointError(f"cannot rebuild the model of {path} from its config: {err}") from None
+    return model.eval(), config

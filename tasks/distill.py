@@ -1,0 +1,416 @@
+"""One teacher mechanism for every distillation task (face attributes, face embeddings).
+
+A teacher is a config choice (`teacher=<kind>`, conf/teacher/), one of:
+- train:      stage 1, an ordinary run of the suite (its own config from `teacher.overrides`, its own run folder
+              `<run>/teacher` with checkpoints and results.json) whose tested checkpoint becomes the teacher. A
+              finished stage is reused, an interrupted one resumed, when the run is resumed.
+- checkpoint: any suite .ckpt: its model is rebuilt from the config inside it (tasks.checkpoint) and run.
+- timm:       a timm model name with weights: an online pretrained tag or a local weights file.
+- onnx:       an .onnx file run with onnxruntime (a teacher trained in any framework).
+- outputs:    precomputed outputs per image id: `.npz` with `ids` [N] and `outputs` [N, K], or a `.csv` with a
+              header row `image,<name>,...` and one row per image.
+Model teachers run once per image on their deterministic evaluation view (resize, centre crop, normalise: the
+`view`), and their outputs are cached under `<cache>/teacher_outputs/`, keyed by the teacher's weights (a hash of
+the file, or timm's name and tag), its view and the image list (paths, sizes, mtimes): a second run or a second
+student reuses them, a changed teacher or image list never reads a stale entry. `teacher.online=true` runs the
+teacher on every augmented training batch instead (not for `outputs`).
+"""
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import logging
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+import torch
+from omegaconf import DictConfig, OmegaConf, open_dict
+from torch.nn import functional as F
+from torch.utils.data import DataLoader
+from tqdm.auto import tqdm
+
+from data.cache import default_cache_dir, ensure_generated
+from data.classification import ImageClassificationDataset
+from data.decoded import fingerprint
+from data.errors import DatasetError
+from data.transforms import classification_transforms
+
+log = logging.getLogger(__name__)
+
+KINDS = ("train", "checkpoint", "timm", "onnx", "outputs")
+CACHE_VERSION = 1
+
+
+class TeacherError(ValueError):
+    """A teacher cannot be built or does not fit the data (the message names the teacher.* key or the file)."""
+
+
+@dataclass(frozen=True)
+class View:
+    """A model teacher's input: resize the shorter side to image_size / crop_fraction, centre-crop image_size,
+    scale to [0, 1] and normalise with mean / std."""
+    image_size: int
+    crop_fraction: float
+    mean: tuple[float, ...]
+    std: tuple[float, ...]
+
+    def transform(self):
+        return classification_transforms(False, self.image_size, eval_crop_fraction=self.crop_fraction,
+                                         mean=self.mean, std=self.std)
+
+
+def file_sha1(path: Path) -> str:
+    digest = hashlib.sha1()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+class Teacher:
+    """A source of per-image outputs. Model teachers have a `view` and `run(batch)`; `outputs` teachers look ids up."""
+
+    kind: str
+    source: str
+    view: View | None = None
+
+    def identity(self) -> dict[str, Any]:
+        """What the cached outputs depend on besides the images: the weights and the view."""
+        raise NotImplementedError
+
+    def run(self, images: torch.Tensor) -> torch.Tensor:
+        """Outputs [B, K] for a batch normalised for `view`."""
+        raise NotImplementedError
+
+    def profile(self, latency_repeats: int) -> dict[str, Any]:
+        """params, mult_adds, latency_ms (CPU, batch 1) where they can be measured, else None."""
+        return {"params": None, "mult_adds": None, "latency_ms": None}
+
+    def to(self, device: torch.device) -> "Teacher":
+        return self
+
+
+class TorchTeacher(Teacher):
+    """A PyTorch model (a suite checkpoint's task model, or a timm model) in eval mode."""
+
+    def __init__(self, kind: str, source: str, model: torch.nn.Module, view: View, weights_id: str):
+        self.kind, self.source, self.model, self.view, self.weights_id = kind, source, model.eval(), view, weights_id
+
+    def identity(self) -> dict[str, Any]:
+        return {"kind": self.kind, "weights": self.weights_id, "view": asdict(self.view)}
+
+    @torch.inference_mode()
+    def run(self, images: torch.Tensor) -> torch.Tensor:
+        return self.model(images).float()
+
+    def profile(self, latency_repeats: int) -> dict[str, Any]:
+        from backbone.complexity import count_mult_adds, count_params, measure_latency_ms
+        import copy
+        model = copy.deepcopy(self.model).cpu().eval()
+        example = torch.zeros(1, 3, self.view.image_size, self.view.image_size)
+        return {"params": count_params(model), "mult_adds": count_mult_adds(model, example),
+                "latency_ms": measure_latency_ms(model, example, repeats=latency_repeats)}
+
+    def to(self, device: torch.device) -> "TorchTeacher":
+        self.model.to(device)
+        return self
+
+
+class OnnxTeacher(Teacher):
+    """An ONNX model run with onnxruntime (CPU): input [B, 3, H, W] float32, first output [B, K]."""
+
+    def __init__(self, path: Path, view: View):
+        import onnxruntime
+        self.kind, self.source, self.path, self.view = "onnx", str(path), path, view
+        try:
+            self.session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+        except Exception as err:
+            raise TeacherError(f"teacher.path: onnxruntime cannot load {path}: {err}") from None
+        self.input_name = self.session.get_inputs()[0].name
+        self.weights_id = file_sha1(path)
+
+    def identity(self) -> dict[str, Any]:
+        return {"kind": "onnx", "weights": self.weights_id, "view": asdict(self.view)}
+
+    def run(self, images: torch.Tensor) -> torch.Tensor:
+        array = images.detach().float().cpu().contiguous().numpy()
+        try:
+            out = self.session.run(None, {self.input_name: array})[0]
+        except Exception as err:
+            raise TeacherError(f"ONNX teacher {self.path} failed on a batch of shape {list(array.shape)}: "
+                               f"{err}") from None
+        return torch.from_numpy(np.asarray(out, dtype=np.float32)).reshape(len(array), -1).to(images.device)
+
+    def profile(self, latency_repeats: int) -> dict[str, Any]:
+        import statistics
+        import time
+
+        import onnx
+        params = sum(int(np.prod(t.dims)) for t in onnx.load(str(self.path)).graph.initializer)
+        example = np.zeros((1, 3, self.view.image_size, self.view.image_size), dtype=np.float32)
+        times = []
+        for _ in range(max(latency_repeats, 1) + 1):
+            start = time.perf_counter()
+            self.session.run(None, {self.input_name: example})
+            times.append((time.perf_counter() - start) * 1000)
+        return {"params": params, "mult_adds": None, "latency_ms": statistics.median(times[1:])}
+
+
+class OutputsTeacher(Teacher):
+    """Precomputed outputs: {image id: vector}."""
+
+    def __init__(self, path: Path):
+        self.kind, self.source, self.path = "outputs", str(path), path
+        self.ids, self.outputs = read_outputs_file(path)
+        self.row = {image_id: i for i, image_id in enumerate(self.ids)}
+
+    def lookup(self, ids: Sequence[str], required: bool = True) -> torch.Tensor | None:
+        """Outputs [N, K] for `ids`; a missing id is an error (None, when not `required` and none is present)."""
+        missing = [i for i in ids if i not in self.row]
+        if missing and (required or len(missing) < len(ids)):
+            raise DatasetError(f"teacher outputs {self.path} lack {len(missing)} of {len(ids)} image ids, "
+                               f"e.g. {missing[:3]} (ids are image paths relative to their folder)")
+        if missing:
+            return None
+        return torch.from_numpy(self.outputs[[self.row[i] for i in ids]])
+
+
+def read_outputs_file(path: Path) -> tuple[list[str], np.ndarray]:
+    """(ids, float32 outputs [N, K]) of a `.npz` (arrays `ids`, `outputs`) or `.csv` (`image,<name>,...`)."""
+    if not path.is_file():
+        raise TeacherError(f"teacher.path: outputs file not found: {path}")
+    if path.suffix == ".npz":
+        with np.load(path, allow_pickle=False) as npz:
+            if "ids" not in npz or "outputs" not in npz:
+                raise DatasetError(f"{path}: expected arrays 'ids' and 'outputs', found {sorted(npz.files)}")
+            ids, outputs = [str(i) for i in npz["ids"]], np.asarray(npz["outputs"], dtype=np.float32)
+        if outputs.ndim != 2 or len(outputs) != len(ids):
+            raise DatasetError(f"{path}: 'outputs' must be [len(ids), K], got {list(outputs.shape)} for "
+                               f"{len(ids)} ids")
+    elif path.suffix == ".csv":
+        with open(path, newline="", encoding="utf-8") as f:
+            rows = [row for row in csv.reader(f) if row]
+        if not rows or len(rows[0]) < 2:
+            raise DatasetError(f"{path}:1: expected a header row 'image,<output name>,...'")
+        width = len(rows[0])
+        ids, values = [], []
+        for number, row in enumerate(rows[1:], start=2):
+            if len(row) != width:
+                raise DatasetError(f"{path}:{number}: {len(row) - 1} values, the header names {width - 1}")
+            try:
+                values.append([float(v) for v in row[1:]])
+            except ValueError:
+                raise DatasetError(f"{path}:{number}: non-numeric value in {row[1:6]}") from None
+            ids.append(row[0].strip())
+        outputs = np.asarray(values, dtype=np.float32).reshape(len(ids), width - 1)
+    else:
+        raise TeacherError(f"teacher.path: {path} must be a .npz or .csv file of precomputed outputs")
+    if len(set(ids)) != len(ids):
+        raise DatasetError(f"{path}: some image ids appear more than once")
+    return ids, outputs
+
+
+def _view(spec: dict[str, Any], defaults: dict[str, Any], what: str) -> View:
+    """The view from teacher.* keys, falling back to what the teacher itself declares (`defaults`)."""
+    values = {}
+    for key, spec_key in (("image_size", "image_size"), ("crop_fraction", "crop_fraction"), ("mean", "mean"),
+                          ("std", "std")):
+        value = spec.get(spec_key)
+        value = defaults.get(key) if value is None else value
+        if value is None:
+            raise TeacherError(f"teacher.{spec_key}: {what} does not declare it; set it in the config")
+        values[key] = tuple(float(v) for v in value) if key in ("mean", "std") else value
+    return View(int(values["image_size"]), float(values["crop_fraction"]), values["mean"], values["std"])
+
+
+def build_teacher(spec: dict[str, Any], num_outputs: int) -> Teacher:
+    """The teacher described by `spec` (the `teacher` config; `train` must have been prepared into `checkpoint`
+    by `prepare_teacher`), which must give `num_outputs` values per image."""
+    kind = spec.get("kind")
+    path = Path(str(spec["path"])).expanduser() if spec.get("path") else None
+    if kind in ("checkpoint", "onnx", "outputs") and path is None:
+        raise TeacherError(f"teacher.path is required for teacher={kind}")
+    if kind == "checkpoint":
+        from .checkpoint import CheckpointError, load_task_model
+        try:
+            model, config = load_task_model(path)
+        except CheckpointError as err:
+            raise TeacherError(f"teacher.path: {err}") from None
+        if getattr(model, "channels_last", False):  # as it was trained: the faster layout on CPU too
+            model.to(memory_format=torch.channels_last)
+        data = config.get("data", {})
+        declared = {"image_size": data.get("image_size"), "crop_fraction": data.get("eval_crop_fraction", 1.0),
+                    "mean": data.get("mean"), "std": data.get("std")}
+        return TorchTeacher("checkpoint", str(path), model, _view(spec, declared, f"checkpoint {path}"),
+                            file_sha1(path))
+    if kind == "timm":
+        return _timm_teacher(spec, num_outputs)
+    if kind == "onnx":
+        if not path.is_file():
+            raise TeacherError(f"teacher.path: ONNX file not found: {path}")
+        return OnnxTeacher(path, _view(spec, _onnx_declared(path), f"ONNX model {path}"))
+    if kind == "outputs":
+        return OutputsTeacher(path)
+    if kind == "train":
+        raise TeacherError("teacher=train must be run as stage 1 first (tasks.distill.prepare_teacher)")
+    raise TeacherError(f"teacher.kind must be one of {KINDS}, got {kind!r}")
+
+
+def _onnx_declared(path: Path) -> dict[str, Any]:
+    """The view an ONNX file declares in its metadata (this suite's export writes it), if any."""
+    import onnx
+    meta = {p.key: p.value for p in onnx.load(str(path), load_external_data=False).metadata_props}
+    declared = {k: json.loads(meta[k]) for k in ("image_size", "crop_fraction", "mean", "std") if k in meta}
+    return declared
+
+
+def _timm_teacher(spec: dict[str, Any], num_outputs: int) -> TorchTeacher:
+    import timm
+    from timm.data import resolve_data_config
+
+    from backbone.weights import create_timm_pretrained, looks_like_path, read_state_dict
+    name, weights = spec.get("model_name"), spec.get("pretrained")
+    if not name:
+        raise TeacherError("teacher.model_name is required for teacher=timm (e.g. resnet50)")
+    if not weights:
+        raise TeacherError("teacher.pretrained is required for teacher=timm: a timm pretrained tag or a weights "
+                           "file (a teacher with random weights teaches nothing)")
+    weights = str(weights)
+    try:
+        if Path(weights).expanduser().is_file() or looks_like_path(weights):
+            model = timm.create_model(name, pretrained=False, num_classes=num_outputs)
+            model.load_state_dict(read_state_dict(Path(weights).expanduser()))
+            weights_id = file_sha1(Path(weights).expanduser())
+        else:
+            model = create_timm_pretrained(weights if "." in weights else f"{name}.{weights}")
+            weights_id = weights
+    except (RuntimeError, ValueError) as err:
+        raise TeacherError(f"teacher=timm: cannot build {name} with weights {weights}: {err}") from None
+    data = resolve_data_config({}, model=model)
+    declared = {"image_size": data["input_size"][-1], "crop_fraction": data.get("crop_pct", 1.0),
+                "mean": data["mean"], "std": data["std"]}
+    return TorchTeacher("timm", f"{name} ({weights})", model, _view(spec, declared, f"timm {name}"),
+                        f"{name}:{weights_id}")
+
+
+def check_output_size(teacher: Teacher, expected: int, what: str) -> None:
+    """A model teacher must give `expected` values per image; checked on one blank image before any real work."""
+    if teacher.view is None:
+        return
+    probe = torch.zeros(1, 3, teacher.view.image_size, teacher.view.image_size)
+    got = teacher.run(probe).shape[-1]
+    if got != expected:
+        raise TeacherError(f"teacher {teacher.source} gives {got} outputs per image; {what} needs {expected}")
+
+
+def teacher_outputs(teacher: Teacher, images: Sequence[tuple[str, Path]], expected: int, what: str,
+                    batch_size: int = 128, num_workers: int = 2, required: bool = True) -> torch.Tensor | None:
+    """The teacher's outputs [N, expected] for (id, path) `images`, in order: looked up, or computed once and
+    cached (see module docstring). None only for an `outputs` file holding none of the ids when not `required`."""
+    ids = [i for i, _ in images]
+    if isinstance(teacher, OutputsTeacher):
+        outputs = teacher.lookup(ids, required)
+        if outputs is not None and outputs.shape[1] != expected:
+            raise DatasetError(f"teacher outputs {teacher.path} have {outputs.shape[1]} values per image; {what} "
+                               f"needs {expected}")
+        return outputs
+    paths = [p for _, p in images]
+    key = {"version": CACHE_VERSION, "teacher": teacher.identity(), "ids": hashlib.sha1("\n".join(ids).encode())
+           .hexdigest(), "files": fingerprint(paths), "count": len(paths)}
+    digest = hashlib.sha1(json.dumps(key, sort_keys=True).encode()).hexdigest()[:16]
+    folder = default_cache_dir() / "teacher_outputs" / digest
+
+    def compute(tmp: Path) -> None:
+        check_output_size(teacher, expected, what)
+        dataset = ImageClassificationDataset([(p, 0) for p in paths], teacher.view.transform())
+        loader = DataLoader(dataset, batch_size=batch_size, num_workers=num_workers)
+        device = next(teacher.model.parameters()).device if isinstance(teacher, TorchTeacher) else torch.device("cpu")
+        parts = [teacher.run(batch.to(device)).cpu()
+                 for batch, _ in tqdm(loader, desc=f"teacher outputs ({len(paths)} images)", unit="batch")]
+        np.save(tmp / "outputs.npy", torch.cat(parts).numpy())
+
+    existed = (folder / "outputs.npy").is_file()
+    ensure_generated(folder, key, compute)
+    outputs = torch.from_numpy(np.load(folder / "outputs.npy"))
+    log.info("teacher outputs for %d images: %s %s", len(paths), "reused" if existed else "computed into", folder)
+    if outputs.shape != (len(paths), expected):
+        raise TeacherError(f"teacher {teacher.source} gave outputs of shape {list(outputs.shape)}; {what} needs "
+                           f"[{len(paths)}, {expected}]")
+    return outputs
+
+
+def resize_for(view: View, images: torch.Tensor, mean: Sequence[float], std: Sequence[float]) -> torch.Tensor:
+    """A batch normalised with (mean, std) at any size, re-normalised and resized for `view` (online teachers)."""
+    shape = (1, 3, 1, 1)
+    pixels = images * images.new_tensor(std).view(shape) + images.new_tensor(mean).view(shape)
+    if pixels.shape[-1] != view.image_size or pixels.shape[-2] != view.image_size:
+        pixels = F.interpolate(pixels, size=(view.image_size, view.image_size), mode="bilinear", antialias=True,
+                               align_corners=False)
+    return (pixels - pixels.new_tensor(view.mean).view(shape)) / pixels.new_tensor(view.std).view(shape)
+
+
+# ------------------------------------------------------------------------------------------ stage 1: train one
+def prepare_teacher(cfg: DictConfig) -> dict[str, Any]:
+    """The `teacher` config ready for build_teacher: `train` runs (or reuses) stage 1 and becomes `checkpoint`."""
+    if cfg.get("teacher") is None:
+        raise TeacherError(f"model.distill=true needs a teacher: teacher={'|'.join(KINDS)}")
+    spec = OmegaConf.to_container(cfg.teacher, resolve=True)
+    if spec.get("kind") not in KINDS:
+        raise TeacherError(f"teacher.kind must be one of {KINDS}, got {spec.get('kind')!r}")
+    if spec["kind"] != "train":
+        return spec
+    checkpoint, stage_dir = run_teacher_stage(cfg)
+    return {**spec, "kind": "checkpoint", "path": checkpoint, "stage_dir": str(stage_dir)}
+
+
+def run_teacher_stage(cfg: DictConfig) -> tuple[str, Path]:
+    """Stage 1 as an ordinary run in `<run dir>/teacher`: composed from `teacher.overrides`, with the keys in
+    `teacher.inherit` copied from this run (data source, seed, accelerator, ...). Finished: its tested checkpoint
+    is reused; interrupted: resumed from its last checkpoint."""
+    stage_dir = Path(cfg.paths.output_dir) / "teacher"
+    finished = stage_dir / "results.json"
+    if finished.is_file():
+        tested = json.loads(finished.read_text()).get("tested_checkpoint", "")
+        if tested and Path(tested).is_file():
+            log.info("teacher stage finished earlier: reusing %s", tested)
+            return tested, stage_dir
+    teacher_cfg = compose_run(list(cfg.teacher.overrides))
+    missing = object()
+    with open_dict(teacher_cfg):
+        for key in cfg.teacher.inherit:
+            value = OmegaConf.select(cfg, key, default=missing)
+            if value is missing:
+                continue
+            if OmegaConf.select(teacher_cfg, key, default=missing) is missing:
+                raise TeacherError(f"teacher.inherit: '{key}' is not a key of the teacher's config (composed from "
+                                   f"{list(cfg.teacher.overrides)}): remove it from teacher.inherit")
+            OmegaConf.update(teacher_cfg, key, value, merge=False)
+        teacher_cfg.paths.output_dir = str(stage_dir)
+        teacher_cfg.test = True
+        checkpoints = stage_dir / "checkpoints"
+        teacher_cfg.resume = "last" if any((checkpoints / f).is_file() for f in ("last.ckpt", "interrupted.ckpt")) \
+            else None
+    if teacher_cfg.get("teacher") is not None and teacher_cfg.model.get("distill"):
+        raise TeacherError(f"teacher.overrides {list(cfg.teacher.overrides)} compose a run that itself distils: "
+                           f"the teacher stage must train on labels (e.g. task=face_attributes_teacher)")
+    from .runner import train_and_test
+    log.info("stage 1: training the teacher in %s", stage_dir)
+    results = train_and_test(teacher_cfg)
+    tested = results.get("tested_checkpoint", "")
+    if not tested or not Path(tested).is_file():
+        tested = str(checkpoints / "last.ckpt")
+    return tested, stage_dir
+
+
+def compose_run(overrides: list[str]) -> DictConfig:
+    """conf/config.yaml composed with `overrides`, inside a running Hydra app or outside one (tests)."""
+    from hydra import compose, initialize_config_dir
+    from hydra.core.global_hydra import GlobalHydra
+    if GlobalHydra.instance().is_initialized():
+        return compose("config", overrides=overrides)
+    conf_dir = Path(__file__).resolve().parents[1] / "conf"
+    with initialize_config_dir(str(conf_dir), version_base="1.3"):
+        return compose("config", overrides=overrides)
