@@ -109,7 +109,7 @@ def read_attribute_csv(path: str | Path) -> tuple[list[str], list[str], np.ndarr
     path = Path(path)
     if not path.is_file():
         raise DatasetError(f"attribute CSV not found: {path}")
-    with open(path, newline="", encoding="utf-8") as f:
+    with open(path, newline="", encoding="utf-8-sig") as f:  # -sig: a spreadsheet's byte-order mark
         rows = list(csv.reader(f))
     if not rows or not rows[0] or rows[0][0].strip().lower() not in ("image", "image_id", "file"):
         raise DatasetError(f"{path}:1: expected a header row 'image,<attribute>,...'")

@@ -44,6 +44,13 @@ def per_attribute_ap(probabilities: torch.Tensor, labels: torch.Tensor) -> torch
     return torch.where(has_positive, ap, torch.full_like(ap, float("nan")))
 
 
+def masked_bce(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """Sigmoid cross-entropy over the known labels (NaN: unknown, left out); 0 for a batch with none known."""
+    known = ~torch.isnan(labels)
+    losses = F.binary_cross_entropy_with_logits(logits, torch.where(known, labels, 0.0), reduction="none")
+    return (losses * known).sum() / known.sum().clamp(min=1)
+
+
 def mean_over_known(values: torch.Tensor) -> float:
     finite = values[torch.isfinite(values)]
     return float(finite.mean()) if len(finite) else float("nan")
@@ -84,6 +91,8 @@ class AttributeTask(TaskModule):
                 num_classes, average=None, ignore_index=-1))
             setattr(self, f"{stage}_accuracy", torchmetrics.classification.MultilabelAccuracy(
                 num_classes, threshold=0.5, average="macro", ignore_index=-1))
+            setattr(self, f"{stage}_counts", torchmetrics.classification.MultilabelStatScores(  # support: positives
+                num_classes, average=None, ignore_index=-1))
         self.test_agreement = torchmetrics.classification.MultilabelAveragePrecision(
             num_classes, average=None, ignore_index=-1)
         self.teacher = None                               # built on first use (tasks.distill.Teacher)
@@ -120,8 +129,9 @@ class AttributeTask(TaskModule):
         from .distill import teacher_outputs
         dm = self.trainer.datamodule
         outputs = teacher_outputs(self._teacher(), dm.images(split), self.num_classes,
-                                  f"data with {self.num_classes} attributes", num_workers=dm.num_workers,
-                                  required=required)
+                                  f"data with {self.num_classes} attributes", names=self.class_names,
+                                  num_workers=dm.num_workers, required=required,
+                                  device=self.trainer.strategy.root_device)
         return None if outputs is None else self.teacher_probabilities(outputs.float())
 
     def setup(self, stage: str) -> None:
@@ -141,17 +151,18 @@ class AttributeTask(TaskModule):
         logits = self(images)
         if self.distill:  # targets are indices into the teacher's outputs: no label is read
             if self.teacher_spec.get("online"):
-                from .distill import resize_for
+                from .distill import output_order, resize_for
                 dm = self.trainer.datamodule
                 teacher = self._teacher().to(images.device)
-                soft = self.teacher_probabilities(teacher.run(resize_for(teacher.view, images, dm.mean, dm.std)))
+                outputs = teacher.run(resize_for(teacher.view, images, dm.mean, dm.std))
+                order = output_order(teacher, self.class_names, "the data")
+                soft = self.teacher_probabilities(outputs if order is None else outputs[:, order])
             else:
                 soft = self.teacher_targets[targets.cpu()].to(logits.device)
             t = self.temperature
             loss = F.binary_cross_entropy_with_logits(logits / t, soft) * t * t
         else:
-            known = ~torch.isnan(targets)
-            loss = F.binary_cross_entropy_with_logits(logits[known], targets[known])
+            loss = masked_bce(logits, targets)
         self.log("train/loss", loss, prog_bar=True, batch_size=len(images))
         return loss
 
@@ -162,21 +173,18 @@ class AttributeTask(TaskModule):
         targets = as_targets(labels)
         getattr(self, f"{stage}_ap").update(probabilities, targets)
         getattr(self, f"{stage}_accuracy").update(probabilities, targets)
-        known = ~torch.isnan(labels)
-        self.log(f"{stage}/loss", F.binary_cross_entropy_with_logits(logits[known], labels[known]),
-                 batch_size=len(images), sync_dist=True)
+        getattr(self, f"{stage}_counts").update(probabilities, targets)
+        self.log(f"{stage}/loss", masked_bce(logits, labels), batch_size=len(images), sync_dist=True)
         return probabilities
 
     def _log_epoch(self, stage: str) -> torch.Tensor:
-        ap_metric, accuracy = getattr(self, f"{stage}_ap"), getattr(self, f"{stage}_accuracy")
-        labels_seen = torch.cat([t for t in ap_metric.target]) if ap_metric.target else None
-        ap = ap_metric.compute()
-        if labels_seen is not None:  # an attribute without a positive in the split has no AP
-            ap = torch.where((labels_seen == 1).any(0), ap, torch.full_like(ap, float("nan")))
-        self.log(f"{stage}/mean_ap", mean_over_known(ap), prog_bar=stage == "val", sync_dist=True)
-        self.log(f"{stage}/mean_accuracy", accuracy.compute(), sync_dist=True)
-        ap_metric.reset()
-        accuracy.reset()
+        metrics = [getattr(self, f"{stage}_{name}") for name in ("ap", "accuracy", "counts")]
+        ap, accuracy, counts = (metric.compute() for metric in metrics)  # synced across DDP ranks
+        ap = torch.where(counts[:, -1] > 0, ap, torch.full_like(ap, float("nan")))  # no positive: no AP
+        self.log(f"{stage}/mean_ap", mean_over_known(ap), prog_bar=stage == "val")
+        self.log(f"{stage}/mean_accuracy", accuracy)
+        for metric in metrics:
+            metric.reset()
         return ap
 
     def validation_step(self, batch, batch_idx):
@@ -254,27 +262,32 @@ def _number(value: torch.Tensor) -> float | None:
 
 
 def print_tables(results: dict[str, Any], extra: dict[str, Any]) -> None:
-    """Table 12's shape (model, mean AP, mult-adds, params) and the per-attribute APs."""
-    def millions(value, digits):
-        return "n/a" if value is None else f"{value / 1e6:.{digits}f}"
+    """Table 12's shape (model, mean AP, mult-adds, params; with CPU latency) and the per-attribute APs."""
+    def cell(value, scale, digits, unit=""):
+        return "n/a" if value is None or (isinstance(value, float) and math.isnan(value)) \
+            else f"{value * scale:.{digits}f}{unit}"
     teacher = extra.get("teacher")
     model = f"{'student ' if teacher else ''}{results['backbone']} @ {results['image_size']}"
-    rows = [(model, results.get("metrics", {}).get("mean_ap"), results["mult_adds"], results["params"])]
+    rows = [(model, results.get("metrics", {}).get("mean_ap"), results["mult_adds"], results["params"],
+             results["latency_ms"])]
     if teacher:
         name = f"teacher {teacher.get('backbone') or teacher['kind']} @ {teacher.get('image_size') or '-'}"
-        rows.append((name, teacher.get("metrics", {}).get("mean_ap"), teacher.get("mult_adds"), teacher.get("params")))
-    rows.append(("constant score (prevalence)", extra["prevalence_baseline_mean_ap"], None, None))
+        rows.append((name, teacher.get("metrics", {}).get("mean_ap"), teacher.get("mult_adds"),
+                     teacher.get("params"), teacher.get("latency_ms")))
+    rows.append(("constant score (prevalence)", extra["prevalence_baseline_mean_ap"], None, None, None))
     width = max(len(r[0]) for r in rows)
-    lines = [f"| {'Model':<{width}} | Mean AP | M Mult-Adds | M Params |", f"|{'-' * (width + 2)}|---|---|---|"]
-    for name, ap, mult_adds, params in rows:
-        shown = "n/a" if ap is None or (isinstance(ap, float) and math.isnan(ap)) else f"{100 * ap:.1f}%"
-        lines.append(f"| {name:<{width}} | {shown} | {millions(mult_adds, 1)} | {millions(params, 2)} |")
+    lines = [f"| {'Model':<{width}} | Mean AP | M Mult-Adds | M Params | CPU ms (batch 1) |",
+             f"|{'-' * (width + 2)}|---|---|---|---|"]
+    for name, ap, mult_adds, params, latency in rows:
+        lines.append(f"| {name:<{width}} | {cell(ap, 100, 1, '%')} | {cell(mult_adds, 1e-6, 1)} | "
+                     f"{cell(params, 1e-6, 2)} | {cell(latency, 1, 2)} |")
     per = extra["per_attribute"]
     name_width = max(len(n) for n in per)
-    lines += ["", f"| {'Attribute':<{name_width}} | prevalence | student AP | teacher AP |", f"|{'-' * (name_width + 2)}|---|---|---|"]
+    lines += ["", f"| {'Attribute':<{name_width}} | prevalence | student AP | teacher AP |",
+              f"|{'-' * (name_width + 2)}|---|---|---|"]
     for name, row in per.items():
         cells = [row["prevalence"], row["ap"], row.get("teacher_ap")]
-        lines.append(f"| {name:<{name_width}} | " + " | ".join("n/a" if c is None else f"{c:.3f}" for c in cells) + " |")
+        lines.append(f"| {name:<{name_width}} | " + " | ".join(cell(c, 1, 3) for c in cells) + " |")
     print("\n".join(lines), flush=True)
 
 

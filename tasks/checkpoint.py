@@ -43,12 +43,11 @@ def read_checkpoint(path: str | Path) -> tuple[dict[str, Any], dict[str, Any]]:
 def load_task_model(path: str | Path) -> tuple[torch.nn.Module, dict[str, Any]]:
     """(the checkpoint's TaskModule in eval mode with its trained weights, the run's resolved config)."""
     checkpoint, config = read_checkpoint(path)
-    backbone_cfg = {**config["backbone"]}
-    backbone_cfg.pop("pretrained", None)
-    model_class = get_class(config["model"]["_target_"])
     try:
+        backbone_cfg = {k: v for k, v in config["backbone"].items() if k != "pretrained"}
+        model_class = get_class(config["model"]["_target_"])
         model = model_class(backbone=instantiate(backbone_cfg), **checkpoint.get("hyper_parameters", {}))
         model.load_state_dict(checkpoint["state_dict"])
-    except (TypeError, RuntimeError) as err:
-        raise CheckpointError(f"cannot rebuild the model of {path} from its config: {err}") from None
+    except (KeyError, ImportError, TypeError, RuntimeError) as err:
+        raise CheckpointError(f"cannot rebuild the model of {path} from its config: {err!r}") from None
     return model.eval(), config

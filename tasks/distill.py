@@ -27,6 +27,7 @@ from typing import Any, Sequence
 
 import numpy as np
 import torch
+import yaml
 from omegaconf import DictConfig, OmegaConf, open_dict
 from torch.nn import functional as F
 from torch.utils.data import DataLoader
@@ -76,6 +77,7 @@ class Teacher:
     kind: str
     source: str
     view: View | None = None
+    output_names: list[str] | None = None  # what each output column means, when the teacher says so
 
     def identity(self) -> dict[str, Any]:
         """What the cached outputs depend on besides the images: the weights and the view."""
@@ -135,7 +137,7 @@ class OnnxTeacher(Teacher):
     def identity(self) -> dict[str, Any]:
         return {"kind": "onnx", "weights": self.weights_id, "view": asdict(self.view)}
 
-    def run(self, images: torch.Tensor) -> torch.Tensor:
+    def run(self, images: torch.Tensor) -> torch.Tensor:  # onnxruntime on the CPU, whatever the batch's device
         array = images.detach().float().cpu().contiguous().numpy()
         try:
             out = self.session.run(None, {self.input_name: array})[0]
@@ -164,7 +166,7 @@ class OutputsTeacher(Teacher):
 
     def __init__(self, path: Path):
         self.kind, self.source, self.path = "outputs", str(path), path
-        self.ids, self.outputs = read_outputs_file(path)
+        self.ids, self.outputs, self.output_names = read_outputs_file(path)
         self.row = {image_id: i for i, image_id in enumerate(self.ids)}
 
     def lookup(self, ids: Sequence[str], required: bool = True) -> torch.Tensor | None:
@@ -178,50 +180,78 @@ class OutputsTeacher(Teacher):
         return torch.from_numpy(self.outputs[[self.row[i] for i in ids]])
 
 
-def read_outputs_file(path: Path) -> tuple[list[str], np.ndarray]:
-    """(ids, float32 outputs [N, K]) of a `.npz` (arrays `ids`, `outputs`) or `.csv` (`image,<name>,...`)."""
+def read_outputs_file(path: Path) -> tuple[list[str], np.ndarray, list[str] | None]:
+    """(ids, float32 outputs [N, K], output names or None) of a `.npz` (arrays `ids`, `outputs`, optional `names`)
+    or a `.csv` (`image,<name>,...`); every value must be finite."""
     if not path.is_file():
         raise TeacherError(f"teacher.path: outputs file not found: {path}")
+    names = None
     if path.suffix == ".npz":
         with np.load(path, allow_pickle=False) as npz:
             if "ids" not in npz or "outputs" not in npz:
                 raise DatasetError(f"{path}: expected arrays 'ids' and 'outputs', found {sorted(npz.files)}")
             ids, outputs = [str(i) for i in npz["ids"]], np.asarray(npz["outputs"], dtype=np.float32)
+            names = [str(n) for n in npz["names"]] if "names" in npz else None
         if outputs.ndim != 2 or len(outputs) != len(ids):
             raise DatasetError(f"{path}: 'outputs' must be [len(ids), K], got {list(outputs.shape)} for "
                                f"{len(ids)} ids")
+        bad = np.flatnonzero(~np.isfinite(outputs).all(1))
+        if len(bad):
+            raise DatasetError(f"{path}: non-finite outputs for {len(bad)} ids, e.g. {ids[bad[0]]}")
     elif path.suffix == ".csv":
-        with open(path, newline="", encoding="utf-8") as f:
-            rows = [row for row in csv.reader(f) if row]
+        with open(path, newline="", encoding="utf-8-sig") as f:
+            rows = list(csv.reader(f))
         if not rows or len(rows[0]) < 2:
             raise DatasetError(f"{path}:1: expected a header row 'image,<output name>,...'")
-        width = len(rows[0])
+        names = [n.strip() for n in rows[0][1:]]
         ids, values = [], []
         for number, row in enumerate(rows[1:], start=2):
-            if len(row) != width:
-                raise DatasetError(f"{path}:{number}: {len(row) - 1} values, the header names {width - 1}")
+            if not row:
+                continue
+            if len(row) != len(names) + 1:
+                raise DatasetError(f"{path}:{number}: {len(row) - 1} values, the header names {len(names)}")
             try:
-                values.append([float(v) for v in row[1:]])
+                vector = [float(v) for v in row[1:]]
             except ValueError:
                 raise DatasetError(f"{path}:{number}: non-numeric value in {row[1:6]}") from None
+            if not np.isfinite(vector).all():
+                raise DatasetError(f"{path}:{number}: non-finite value in {row[1:6]}")
             ids.append(row[0].strip())
-        outputs = np.asarray(values, dtype=np.float32).reshape(len(ids), width - 1)
+            values.append(vector)
+        outputs = np.asarray(values, dtype=np.float32).reshape(len(ids), len(names))
     else:
         raise TeacherError(f"teacher.path: {path} must be a .npz or .csv file of precomputed outputs")
     if len(set(ids)) != len(ids):
-        raise DatasetError(f"{path}: some image ids appear more than once")
-    return ids, outputs
+        seen: set[str] = set()
+        repeated = next(i for i in ids if i in seen or seen.add(i))
+        raise DatasetError(f"{path}: image id {repeated!r} appears more than once")
+    return ids, outputs, names
 
 
-def _view(spec: dict[str, Any], defaults: dict[str, Any], what: str) -> View:
-    """The view from teacher.* keys, falling back to what the teacher itself declares (`defaults`)."""
+def output_order(teacher: Teacher, names: Sequence[str], what: str) -> list[int] | None:
+    """Column of the teacher's outputs for each of `names`, when the teacher names its outputs (a suite checkpoint's
+    class names, an ONNX file's metadata, an outputs file's header); None: use them in order. Names that only
+    partly match are an error (a teacher for other attributes); a file whose header names none of them (e.g.
+    `logit_0, ...`) is read in order."""
+    declared = teacher.output_names
+    if declared is None or list(declared) == list(names):
+        return None
+    if sorted(declared) == sorted(names):
+        return [list(declared).index(n) for n in names]
+    if isinstance(teacher, OutputsTeacher) and not set(declared) & set(names):
+        return None
+    raise TeacherError(f"teacher {teacher.source} names its outputs {list(declared)[:8]}...; {what} has "
+                       f"{list(names)[:8]}...: missing {sorted(set(names) - set(declared))[:5]}, extra "
+                       f"{sorted(set(declared) - set(names))[:5]}")
+
+
+def _view(spec: dict[str, Any], declared: dict[str, Any], what: str) -> View:
+    """The view from teacher.* keys, falling back to what the teacher itself declares."""
     values = {}
-    for key, spec_key in (("image_size", "image_size"), ("crop_fraction", "crop_fraction"), ("mean", "mean"),
-                          ("std", "std")):
-        value = spec.get(spec_key)
-        value = defaults.get(key) if value is None else value
+    for key in ("image_size", "crop_fraction", "mean", "std"):
+        value = declared.get(key) if spec.get(key) is None else spec[key]
         if value is None:
-            raise TeacherError(f"teacher.{spec_key}: {what} does not declare it; set it in the config")
+            raise TeacherError(f"teacher.{key}: {what} does not declare it; set it in the config")
         values[key] = tuple(float(v) for v in value) if key in ("mean", "std") else value
     return View(int(values["image_size"]), float(values["crop_fraction"]), values["mean"], values["std"])
 
@@ -244,14 +274,19 @@ def build_teacher(spec: dict[str, Any], num_outputs: int) -> Teacher:
         data = config.get("data", {})
         declared = {"image_size": data.get("image_size"), "crop_fraction": data.get("eval_crop_fraction", 1.0),
                     "mean": data.get("mean"), "std": data.get("std")}
-        return TorchTeacher("checkpoint", str(path), model, _view(spec, declared, f"checkpoint {path}"),
-                            file_sha1(path))
+        teacher = TorchTeacher("checkpoint", str(path), model, _view(spec, declared, f"checkpoint {path}"),
+                               file_sha1(path))
+        teacher.output_names = getattr(model, "class_names", None)
+        return teacher
     if kind == "timm":
         return _timm_teacher(spec, num_outputs)
     if kind == "onnx":
         if not path.is_file():
             raise TeacherError(f"teacher.path: ONNX file not found: {path}")
-        return OnnxTeacher(path, _view(spec, _onnx_declared(path), f"ONNX model {path}"))
+        declared = _onnx_declared(path)
+        teacher = OnnxTeacher(path, _view(spec, declared, f"ONNX model {path}"))
+        teacher.output_names = declared.get("class_names")
+        return teacher
     if kind == "outputs":
         return OutputsTeacher(path)
     if kind == "train":
@@ -263,7 +298,8 @@ def _onnx_declared(path: Path) -> dict[str, Any]:
     """The view an ONNX file declares in its metadata (this suite's export writes it), if any."""
     import onnx
     meta = {p.key: p.value for p in onnx.load(str(path), load_external_data=False).metadata_props}
-    declared = {k: json.loads(meta[k]) for k in ("image_size", "crop_fraction", "mean", "std") if k in meta}
+    declared = {k: json.loads(meta[k]) for k in ("image_size", "crop_fraction", "mean", "std", "class_names")
+                if k in meta}
     return declared
 
 
@@ -307,16 +343,19 @@ def check_output_size(teacher: Teacher, expected: int, what: str) -> None:
 
 
 def teacher_outputs(teacher: Teacher, images: Sequence[tuple[str, Path]], expected: int, what: str,
-                    batch_size: int = 128, num_workers: int = 2, required: bool = True) -> torch.Tensor | None:
-    """The teacher's outputs [N, expected] for (id, path) `images`, in order: looked up, or computed once and
-    cached (see module docstring). None only for an `outputs` file holding none of the ids when not `required`."""
+                    names: Sequence[str] | None = None, batch_size: int = 128, num_workers: int = 2,
+                    required: bool = True, device: torch.device | str = "cpu") -> torch.Tensor | None:
+    """The teacher's outputs [N, expected] for (id, path) `images`, in order (columns in the order of `names`,
+    when given and the teacher names its outputs): looked up, or computed once on `device` and cached (see module
+    docstring). None only for an `outputs` file holding none of the ids when not `required`."""
     ids = [i for i, _ in images]
+    order = output_order(teacher, names, what) if names is not None else None
     if isinstance(teacher, OutputsTeacher):
         outputs = teacher.lookup(ids, required)
         if outputs is not None and outputs.shape[1] != expected:
             raise DatasetError(f"teacher outputs {teacher.path} have {outputs.shape[1]} values per image; {what} "
                                f"needs {expected}")
-        return outputs
+        return outputs if outputs is None or order is None else outputs[:, order]
     paths = [p for _, p in images]
     key = {"version": CACHE_VERSION, "teacher": teacher.identity(), "ids": hashlib.sha1("\n".join(ids).encode())
            .hexdigest(), "files": fingerprint(paths), "count": len(paths)}
@@ -325,9 +364,9 @@ def teacher_outputs(teacher: Teacher, images: Sequence[tuple[str, Path]], expect
 
     def compute(tmp: Path) -> None:
         check_output_size(teacher, expected, what)
+        teacher.to(torch.device(device))
         dataset = ImageClassificationDataset([(p, 0) for p in paths], teacher.view.transform())
         loader = DataLoader(dataset, batch_size=batch_size, num_workers=num_workers)
-        device = next(teacher.model.parameters()).device if isinstance(teacher, TorchTeacher) else torch.device("cpu")
         parts = [teacher.run(batch.to(device)).cpu()
                  for batch, _ in tqdm(loader, desc=f"teacher outputs ({len(paths)} images)", unit="batch")]
         np.save(tmp / "outputs.npy", torch.cat(parts).numpy())
@@ -339,7 +378,7 @@ def teacher_outputs(teacher: Teacher, images: Sequence[tuple[str, Path]], expect
     if outputs.shape != (len(paths), expected):
         raise TeacherError(f"teacher {teacher.source} gave outputs of shape {list(outputs.shape)}; {what} needs "
                            f"[{len(paths)}, {expected}]")
-    return outputs
+    return outputs if order is None else outputs[:, order]
 
 
 def resize_for(view: View, images: torch.Tensor, mean: Sequence[float], std: Sequence[float]) -> torch.Tensor:
@@ -368,15 +407,12 @@ def prepare_teacher(cfg: DictConfig) -> dict[str, Any]:
 
 def run_teacher_stage(cfg: DictConfig) -> tuple[str, Path]:
     """Stage 1 as an ordinary run in `<run dir>/teacher`: composed from `teacher.overrides`, with the keys in
-    `teacher.inherit` copied from this run (data source, seed, accelerator, ...). Finished: its tested checkpoint
-    is reused; interrupted: resumed from its last checkpoint."""
+    `teacher.inherit` copied from this run (data source, seed, accelerator, ...). Finished with the same config:
+    its tested checkpoint is reused; interrupted: resumed from its last checkpoint; finished with another config:
+    an error (a stale teacher is never used)."""
+    from .runner import resolve_config, train_and_test
     stage_dir = Path(cfg.paths.output_dir) / "teacher"
-    finished = stage_dir / "results.json"
-    if finished.is_file():
-        tested = json.loads(finished.read_text()).get("tested_checkpoint", "")
-        if tested and Path(tested).is_file():
-            log.info("teacher stage finished earlier: reusing %s", tested)
-            return tested, stage_dir
+    checkpoints = stage_dir / "checkpoints"
     teacher_cfg = compose_run(list(cfg.teacher.overrides))
     missing = object()
     with open_dict(teacher_cfg):
@@ -390,19 +426,37 @@ def run_teacher_stage(cfg: DictConfig) -> tuple[str, Path]:
             OmegaConf.update(teacher_cfg, key, value, merge=False)
         teacher_cfg.paths.output_dir = str(stage_dir)
         teacher_cfg.test = True
-        checkpoints = stage_dir / "checkpoints"
         teacher_cfg.resume = "last" if any((checkpoints / f).is_file() for f in ("last.ckpt", "interrupted.ckpt")) \
             else None
-    if teacher_cfg.get("teacher") is not None and teacher_cfg.model.get("distill"):
+    if teacher_cfg.model.get("distill"):
         raise TeacherError(f"teacher.overrides {list(cfg.teacher.overrides)} compose a run that itself distils: "
                            f"the teacher stage must train on labels (e.g. task=face_attributes_teacher)")
-    from .runner import train_and_test
+    saved = stage_dir / "config_resolved.yaml"
+    if saved.is_file():  # the folder holds a teacher already: only this same teacher may be continued or reused
+        differ = changed_keys(yaml.safe_load(saved.read_text()), resolve_config(teacher_cfg), ignore=("resume",))
+        if differ:
+            raise TeacherError(f"{stage_dir} holds a teacher trained with another config ({', '.join(differ[:5])} "
+                               f"differ): use a new run folder, or teacher=checkpoint to distil from it as it is")
+    finished = stage_dir / "results.json"
+    if finished.is_file():
+        tested = json.loads(finished.read_text()).get("tested_checkpoint", "")
+        if tested and Path(tested).is_file():
+            log.info("teacher stage finished earlier: reusing %s", tested)
+            return tested, stage_dir
     log.info("stage 1: training the teacher in %s", stage_dir)
     results = train_and_test(teacher_cfg)
     tested = results.get("tested_checkpoint", "")
     if not tested or not Path(tested).is_file():
         tested = str(checkpoints / "last.ckpt")
     return tested, stage_dir
+
+
+def changed_keys(old: Any, new: Any, ignore: Sequence[str] = (), prefix: str = "") -> list[str]:
+    """Dotted keys whose values differ between two nested configs."""
+    if isinstance(old, dict) and isinstance(new, dict):
+        return [k for key in sorted(set(old) | set(new)) if key not in ignore
+                for k in changed_keys(old.get(key), new.get(key), (), f"{prefix}{key}.")]
+    return [] if old == new else [prefix.rstrip(".")]
 
 
 def compose_run(overrides: list[str]) -> DictConfig:

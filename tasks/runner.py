@@ -34,14 +34,18 @@ def resolve_config(cfg: DictConfig) -> dict[str, Any]:
                           f"e.g. {err.full_key}=<value>") from None
 
 
-def resume_checkpoint(cfg: DictConfig) -> str | None:
+def resume_checkpoint(cfg: DictConfig, none_yet_ok: bool = False) -> str | None:
     """`resume`: null (fresh run), a checkpoint path, or "last": the newer of the run dir's checkpoints/last.ckpt
-    and checkpoints/interrupted.ckpt (written when a run is stopped with Ctrl+C)."""
+    and checkpoints/interrupted.ckpt (written when a run is stopped with Ctrl+C). `none_yet_ok`: "last" finding
+    no checkpoint starts afresh instead of failing."""
     if not cfg.resume:
         return None
     if cfg.resume == "last":
         folder = Path(cfg.paths.output_dir) / "checkpoints"
         found = [p for p in (folder / "last.ckpt", folder / "interrupted.ckpt") if p.is_file()]
+        if not found and none_yet_ok:
+            log.info("resume=last: no checkpoint in %s yet: this stage starts from the beginning", folder)
+            return None
         path = max(found, key=lambda p: p.stat().st_mtime) if found else folder / "last.ckpt"
     else:
         path = Path(cfg.resume)
@@ -96,15 +100,19 @@ def train_and_test(cfg: DictConfig) -> dict[str, Any]:
     resolved = resolve_config(cfg)
     out_dir = Path(cfg.paths.output_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
+    teacher = None
+    if cfg.model.get("distill"):  # a distilling task gets its teacher; teacher=train runs (or resumes) stage 1 here,
+        from .distill import prepare_teacher  # before this run seeds, so a reused teacher changes nothing below
+        teacher = prepare_teacher(cfg)
     pl.seed_everything(cfg.seed, workers=True)
-    ckpt_path = resume_checkpoint(cfg)
+    # a two-stage run stopped in stage 1 has no checkpoint of its own yet: resume=last then starts stage 2 afresh
+    ckpt_path = resume_checkpoint(cfg, none_yet_ok=bool(teacher and teacher.get("stage_dir")))
 
     datamodule = instantiate(cfg.data, _convert_="all")
     backbone = instantiate(cfg.backbone, _convert_="all")
     model_kwargs = {"backbone": backbone, **data_kwargs(cfg, datamodule)}
-    if cfg.model.get("distill"):  # a distilling task gets its teacher; teacher=train runs stage 1 here
-        from .distill import prepare_teacher
-        model_kwargs["teacher"] = prepare_teacher(cfg)
+    if teacher is not None:
+        model_kwargs["teacher"] = teacher
     model = instantiate(cfg.model, _convert_="all", **model_kwargs)
     model.run_config = resolved
     loggers = [instantiate(c) for c in (cfg.get("logger") or {}).values() if c]

@@ -3,6 +3,8 @@ and both stages end to end on a tiny generated dataset."""
 from __future__ import annotations
 
 import json
+import os
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -181,6 +183,18 @@ def test_two_stages_end_to_end_and_resume_reuses_teacher(tmp_path):
     again = train_and_test(compose_config([*TINY_STUDENT, TINY_TEACHER_OVERRIDES, "resume=last"], tmp_path / "run"))
     assert teacher_ckpt.stat().st_mtime_ns == mtime
     assert again["teacher"]["metrics"] == teacher["metrics"]
+    # stopped during stage 1 (no teacher results yet, no student checkpoint): resume=last finishes the teacher from
+    # its last checkpoint, then trains the student from the beginning
+    (tmp_path / "run" / "teacher" / "results.json").unlink()
+    shutil.rmtree(tmp_path / "run" / "checkpoints")
+    resumed = train_and_test(compose_config([*TINY_STUDENT, TINY_TEACHER_OVERRIDES, "resume=last"], tmp_path / "run"))
+    stage_again = json.loads((tmp_path / "run" / "teacher" / "results.json").read_text())
+    assert stage_again["resumed_from"] and stage_again["global_step"] == stage["global_step"]
+    assert resumed["start_step"] == 0 and resumed["global_step"] == results["global_step"]
+    # a folder whose teacher was trained with another config is never reused silently
+    changed = TINY_TEACHER_OVERRIDES.replace("width_mult=0.25", "width_mult=0.5")
+    with pytest.raises(TeacherError, match=r"holds a teacher trained with another config \(backbone.width_mult"):
+        train_and_test(compose_config([*TINY_STUDENT, changed, "resume=last"], tmp_path / "run"))
 
 
 def test_labels_baseline_and_its_mean_ap_against_sklearn(tmp_path):
@@ -205,12 +219,15 @@ def test_labels_baseline_and_its_mean_ap_against_sklearn(tmp_path):
 def test_online_teacher(tmp_path):
     """teacher.online=true runs a model teacher on every augmented batch (no cached training outputs)."""
     first = train_and_test(compose_config([*TINY_STUDENT, TINY_TEACHER_OVERRIDES], tmp_path / "stage"))
+    cache = Path(os.environ["MOBILENET_SUITE_CACHE"]) / "teacher_outputs"
+    before = set(cache.iterdir())
     online = train_and_test(compose_config([*TINY_STUDENT, "teacher=checkpoint", "teacher.online=true",
                                             f"teacher.path={first['teacher']['source']}"], tmp_path / "online"))
     assert online["global_step"] == first["global_step"] and online["teacher"]["metrics"] == first["teacher"]["metrics"]
+    assert set(cache.iterdir()) == before  # the teacher's test outputs were cached by the first run; no train list
     with pytest.raises(TeacherError, match="teacher.online=true needs a model teacher"):
         path = _outputs_file(tmp_path, _tiny_dm(), ".npz")
-        train_and_test(compose_config([*TINY_STUDENT, "teacher=outputs", "teacher.online=true",
+        train_and_test(compose_config([*TINY_STUDENT, "teacher=outputs", "+teacher.online=true",
                                        f"teacher.path={path}"], tmp_path / "bad"))
 
 
@@ -245,6 +262,30 @@ def test_precomputed_outputs_teacher(tmp_path, suffix):
                                             tmp_path / "run"))
     assert results["teacher"]["kind"] == "outputs" and results["teacher"]["mult_adds"] is None
     assert 0 <= results["teacher"]["metrics"]["mean_ap"] <= 1
+
+
+def test_precomputed_outputs_are_aligned_by_id_and_name(tmp_path):
+    """Outputs that equal the labels (rows shuffled, columns named in another order) give the teacher AP 1 on the
+    test split, and every training image gets its own row."""
+    from tasks.distill import OutputsTeacher, teacher_outputs
+    dm = _tiny_dm()
+    ids = [i for split in ("train", "test") for i, _ in dm.images(split)]  # train: labelled, then unlabelled
+    unlabelled = np.full((len(dm.unlabelled), len(dm.class_names)), 0.5, dtype=np.float32)
+    labels = np.concatenate([dm.labels("train"), unlabelled, dm.labels("test")])
+    rng = np.random.default_rng(0)
+    rows, columns = rng.permutation(len(ids)), rng.permutation(len(dm.class_names))
+    logits = (8 * (2 * labels - 1))[rows][:, columns]
+    path = tmp_path / "named.npz"
+    np.savez(path, ids=np.array(ids)[rows], outputs=logits, names=np.array(dm.class_names)[columns])
+    teacher = OutputsTeacher(path)
+    got = teacher_outputs(teacher, dm.images("train"), len(dm.class_names), "data", names=dm.class_names)
+    np.testing.assert_array_equal(got.numpy()[:len(dm.labels("train"))], 8 * (2 * dm.labels("train") - 1))
+    results = train_and_test(compose_config([*TINY_STUDENT, "teacher=outputs", f"teacher.path={path}"],
+                                            tmp_path / "run"))
+    assert results["teacher"]["metrics"]["mean_ap"] == pytest.approx(1.0)
+    np.savez(path, ids=np.array(ids), outputs=logits, names=np.array(["Smiling", *dm.class_names[1:]]))
+    with pytest.raises(TeacherError, match="names its outputs .*missing"):
+        teacher_outputs(OutputsTeacher(path), dm.images("train"), len(dm.class_names), "data", names=dm.class_names)
 
 
 def test_precomputed_outputs_errors(tmp_path):
@@ -296,7 +337,7 @@ def _export_onnx(model: torch.nn.Module, size: int, path: Path) -> Path:
 def test_onnx_teacher_and_cache(tmp_path, private_cache, caplog):
     from tasks.checkpoint import load_task_model
     first = train_and_test(compose_config([*TINY_STUDENT, TINY_TEACHER_OVERRIDES], tmp_path / "stage"))
-    teacher_model, config = load_task_model(first["teacher"]["source"])
+    teacher_model, _ = load_task_model(first["teacher"]["source"])
     onnx_file = _export_onnx(teacher_model, 40, tmp_path / "teacher.onnx")
     view = ["teacher.image_size=40", "teacher.crop_fraction=1.0", "teacher.mean=[0.5,0.5,0.5]",
             "teacher.std=[0.5,0.5,0.5]"]
@@ -305,10 +346,11 @@ def test_onnx_teacher_and_cache(tmp_path, private_cache, caplog):
     # the ONNX teacher is the stage-1 checkpoint's network: the same mean AP on the test split
     assert runs[0]["teacher"]["metrics"]["mean_ap"] == pytest.approx(first["teacher"]["metrics"]["mean_ap"], abs=2e-3)
     assert runs[0]["teacher"]["params"] > 0
-    def cached_outputs() -> list[Path]:
-        return sorted(p for p in (private_cache / "teacher_outputs").iterdir() if not p.name.startswith("."))
+    def cached_outputs() -> dict[Path, int]:
+        return {p: (p / "outputs.npy").stat().st_mtime_ns
+                for p in (private_cache / "teacher_outputs").iterdir() if not p.name.startswith(".")}
     cached = cached_outputs()
-    # a second run reuses the cached outputs: same folders
+    # a second run reuses the cached outputs: the same files, not rewritten
     assert runs[1]["teacher"]["metrics"] == runs[0]["teacher"]["metrics"]
     assert cached_outputs() == cached
     # a changed teacher (other weights) gets new outputs, never the stale ones
@@ -319,6 +361,13 @@ def test_onnx_teacher_and_cache(tmp_path, private_cache, caplog):
                                             tmp_path / "onnx_changed"))
     assert len(cached_outputs()) == len(cached) + 2  # new outputs for the train and test lists
     assert changed["teacher"]["metrics"]["mean_accuracy"] != runs[0]["teacher"]["metrics"]["mean_accuracy"]
+    # a changed image list (one more unlabelled image) gets new outputs too
+    from tasks.distill import OnnxTeacher, View, teacher_outputs
+    teacher = OnnxTeacher(onnx_file, View(40, 1.0, (0.5,) * 3, (0.5,) * 3))
+    images = _tiny_dm().images("train")
+    before = cached_outputs()
+    teacher_outputs(teacher, images[:-1], teacher_model.num_classes, "data", num_workers=0)
+    assert len(cached_outputs()) == len(before) + 1
 
 
 def test_onnx_teacher_with_wrong_output_size(tmp_path):
