@@ -109,6 +109,12 @@ class AttributeTask(TaskModule):
         """Attribute logits (B, A)."""
         return self.head(next(reversed(self.backbone(images).values())))
 
+    def describe(self, outputs: torch.Tensor, top_k: int = 5, threshold: float = 0.5) -> list[dict[str, Any]]:
+        """Every attribute's probability, and the attributes at or above `threshold`."""
+        return [{"attributes": {n: round(p, 6) for n, p in zip(self.class_names, row.tolist())},
+                 "positive": [n for n, p in zip(self.class_names, row.tolist()) if p >= threshold]}
+                for row in torch.sigmoid(outputs.float())]
+
     # ---------------------------------------------------------------------------------------------- teacher
     def _teacher(self):
         if self.teacher is None:

@@ -50,6 +50,10 @@ class TaskModule(pl.LightningModule):
         many timed passes a latency measurement takes."""
         return {}
 
+    def describe(self, outputs, top_k: int = 5, threshold: float = 0.5) -> list[dict[str, Any]]:
+        """One JSON-able record per image of a batch's `forward` outputs, for predict.py."""
+        raise NotImplementedError(f"{type(self).__name__} does not describe its predictions")
+
     @property
     def output_dir(self) -> Path:
         """The run directory (Hydra's, set as the trainer's default_root_dir by train.py)."""

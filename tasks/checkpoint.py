@@ -40,14 +40,23 @@ def read_checkpoint(path: str | Path) -> tuple[dict[str, Any], dict[str, Any]]:
     return checkpoint, config
 
 
-def load_task_model(path: str | Path) -> tuple[torch.nn.Module, dict[str, Any]]:
-    """(the checkpoint's TaskModule in eval mode with its trained weights, the run's resolved config)."""
-    checkpoint, config = read_checkpoint(path)
+def build_task_model(config: dict[str, Any], hyper_parameters: dict[str, Any], what: str) -> torch.nn.Module:
+    """The run's TaskModule, untrained: its backbone from the config (without pretrained weights) and the task's
+    saved hyper-parameters."""
     try:
         backbone_cfg = {k: v for k, v in config["backbone"].items() if k != "pretrained"}
         model_class = get_class(config["model"]["_target_"])
-        model = model_class(backbone=instantiate(backbone_cfg), **checkpoint.get("hyper_parameters", {}))
+        return model_class(backbone=instantiate(backbone_cfg), **hyper_parameters)
+    except (KeyError, ImportError, TypeError, ValueError) as err:
+        raise CheckpointError(f"cannot rebuild the model of {what} from its config: {err!r}") from None
+
+
+def load_task_model(path: str | Path) -> tuple[torch.nn.Module, dict[str, Any]]:
+    """(the checkpoint's TaskModule in eval mode with its trained weights, the run's resolved config)."""
+    checkpoint, config = read_checkpoint(path)
+    model = build_task_model(config, checkpoint.get("hyper_parameters", {}), str(path))
+    try:
         model.load_state_dict(checkpoint["state_dict"])
-    except (KeyError, ImportError, TypeError, RuntimeError) as err:
-        raise CheckpointError(f"cannot rebuild the model of {path} from its config: {err!r}") from None
+    except RuntimeError as err:
+        raise CheckpointError(f"{path}: the weights do not fit the model its config describes: {err}") from None
     return model.eval(), config

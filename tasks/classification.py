@@ -1,7 +1,7 @@
 """Image classification on any backbone (the paper's Stanford Dogs task, Table 10, and custom ImageFolder data)."""
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Sequence
 
 import torch
 import torchmetrics
@@ -18,7 +18,8 @@ class ClassificationTask(TaskModule):
 
     Args:
         backbone: any suite backbone; its deepest tap is pooled.
-        num_classes: number of classes (from the datamodule).
+        num_classes: number of classes (from the datamodule); class_names: their names (kept in checkpoints, so
+            predictions can be named from the checkpoint alone).
         dropout: dropout before the classifier.
         label_smoothing: cross-entropy label smoothing (the paper uses none).
         optimizer, scheduler: see tasks.optim.
@@ -27,12 +28,13 @@ class ClassificationTask(TaskModule):
 
     def __init__(self, backbone: Backbone, num_classes: int, dropout: float = 0.0, label_smoothing: float = 0.0,
                  optimizer: dict[str, Any] | None = None, scheduler: dict[str, Any] | None = None,
-                 channels_last: bool = True):
+                 channels_last: bool = True, class_names: Sequence[str] | None = None):
         super().__init__(backbone, optimizer, scheduler, channels_last)
         if num_classes < 2:
             raise ValueError(f"num_classes must be >= 2, got {num_classes}")
         self.save_hyperparameters(ignore=["backbone"])
         self.num_classes = num_classes
+        self.class_names = list(class_names) if class_names else [str(i) for i in range(num_classes)]
         self.label_smoothing = label_smoothing
         self.head = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Dropout(dropout),
                                   nn.Linear(backbone.num_features, num_classes))
@@ -47,6 +49,12 @@ class ClassificationTask(TaskModule):
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         """Class logits (B, num_classes)."""
         return self.head(next(reversed(self.backbone(images).values())))
+
+    def describe(self, outputs: torch.Tensor, top_k: int = 5, threshold: float = 0.5) -> list[dict[str, Any]]:
+        """The top-k classes with names and softmax scores."""
+        scores, indices = outputs.float().softmax(-1).topk(min(top_k, self.num_classes), dim=-1)
+        return [{"top_k": [{"class": self.class_names[i], "index": i, "score": round(s, 6)}
+                           for i, s in zip(row_i.tolist(), row_s.tolist())]} for row_s, row_i in zip(scores, indices)]
 
     def training_step(self, batch, batch_idx):
         images, labels = batch

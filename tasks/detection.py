@@ -21,7 +21,7 @@ import json
 import logging
 import os
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Iterable, Sequence
 
 import torch
 from pycocotools.coco import COCO
@@ -109,6 +109,7 @@ class DetectionTask(TaskModule):
     Args:
         backbone: any suite backbone (SSD: its last two taps; Faster R-CNN: its stride-16 tap).
         num_classes: foreground categories K (from the datamodule); the detector gets K + 1 (background 0).
+        class_names: the K category names (kept in checkpoints, so predictions can be named from the file alone).
         architecture: "ssd" or "faster_rcnn".
         detector: keyword arguments of `tasks.detectors.build_ssd` / `build_faster_rcnn` (sizes, anchors, heads,
             post-processing).
@@ -121,7 +122,7 @@ class DetectionTask(TaskModule):
     def __init__(self, backbone: Backbone, num_classes: int, architecture: str = "ssd",
                  detector: dict[str, Any] | None = None, num_visualized: int = 6, visualize_score: float = 0.3,
                  optimizer: dict[str, Any] | None = None, scheduler: dict[str, Any] | None = None,
-                 channels_last: bool = True):
+                 channels_last: bool = True, class_names: Sequence[str] | None = None):
         super().__init__(backbone, optimizer, scheduler, channels_last)
         if architecture not in BUILDERS:
             raise ValueError(f"model.architecture must be one of {sorted(BUILDERS)}, got '{architecture}'")
@@ -137,6 +138,7 @@ class DetectionTask(TaskModule):
         self.detector = builder(backbone, num_classes + 1, **options)
         self._freeze_unused_backbone()
         self.num_classes = num_classes
+        self.class_names = list(class_names) if class_names else [str(i + 1) for i in range(num_classes)]
         self.num_visualized = num_visualized
         self.visualize_score = visualize_score
         self._detections: dict[str, dict[int, list[dict[str, Any]]]] = {"val": {}, "test": {}}
@@ -160,6 +162,14 @@ class DetectionTask(TaskModule):
         if isinstance(images, torch.Tensor):
             images = list(images) if images.dim() == 4 else [images]
         return self.detector(images, targets)
+
+    def describe(self, outputs: list[dict[str, torch.Tensor]], top_k: int = 5,
+                 threshold: float = 0.5) -> list[dict[str, Any]]:
+        """Detections scoring at least `threshold`: box (x0, y0, x1, y1 in the image's pixels), label name, score."""
+        return [{"detections": [{"box": [round(v, 2) for v in box.tolist()], "label": self.class_names[int(c) - 1],
+                                 "score": round(float(s), 6)}
+                                for box, c, s in zip(out["boxes"], out["labels"], out["scores"]) if s >= threshold]}
+                for out in outputs]
 
     # -- training -------------------------------------------------------------------------------------------------
     def training_step(self, batch, batch_idx):

@@ -81,9 +81,11 @@ class _StartStep(pl.Callback):
 def print_summary(results: dict[str, Any]) -> None:
     """The final table a user reads at the end of a run (test metrics are also in Lightning's own table)."""
     rows = [(f"test {k}", f"{v:.4f}") for k, v in results.get("metrics", {}).items()]
-    rows += [("params", f"{results['params'] / 1e6:.3f} M"), ("mult-adds", f"{results['mult_adds'] / 1e6:.1f} M"),
-             ("latency (CPU, batch 1)", f"{results['latency_ms']:.2f} ms"),
-             ("train time", f"{results['train_seconds']:.0f} s"), ("results", results["run_dir"] + "/results.json")]
+    shown = [("params", "params", 1e-6, ".3f", " M"), ("mult-adds", "mult_adds", 1e-6, ".1f", " M"),
+             ("latency (CPU, batch 1)", "latency_ms", 1, ".2f", " ms"), ("train time", "train_seconds", 1, ".0f", " s")]
+    rows += [(name, f"{results[key] * scale:{spec}}{unit}") for name, key, scale, spec, unit in shown
+             if results.get(key) is not None]
+    rows.append(("results", results["run_dir"] + "/results.json"))
     width = max(len(k) for k, _ in rows)
     print("\n".join([f"{results['task']} / {results['backbone']} @ {results['image_size']} px",
                      *(f"  {k:<{width}}  {v}" for k, v in rows)]), flush=True)

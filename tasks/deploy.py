@@ -1,0 +1,367 @@
+"""Use and ship a trained model: find and load it (checkpoint or exported ONNX), evaluate it, predict on new images,
+export it to ONNX (fp32, or int8 by onnxruntime static quantization).
+
+Everything a model needs travels inside its file: a checkpoint carries the run's resolved config (tasks.checkpoint);
+an exported ONNX file carries the same config, the task's hyper-parameters (class names included) and its
+preprocessing in its metadata. An ONNX model is evaluated and used through its task's own module, whose network
+is replaced by the onnxruntime session, so metrics, predictions and reports are computed by the same code.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+import torch
+from omegaconf import OmegaConf
+from torchvision.transforms import v2
+
+from data.errors import DatasetError
+
+from .checkpoint import CheckpointError, build_task_model, load_task_model
+
+log = logging.getLogger(__name__)
+
+METADATA_KEYS = ("suite_config", "hyper_parameters")
+
+
+@dataclass
+class LoadedModel:
+    model: torch.nn.Module    # the task's module, in eval mode (for ONNX: its forward runs the ONNX session)
+    config: dict[str, Any]    # the training run's resolved config
+    path: Path                # the file the model came from
+    format: str               # "checkpoint" or "onnx"
+
+
+def resolve_model_path(path: str | Path) -> Path:
+    """A run folder (its tested checkpoint, else checkpoints/best.ckpt, else last.ckpt), a .ckpt or a .onnx file."""
+    path = Path(path).expanduser()
+    if path.is_dir():
+        results = path / "results.json"
+        tested = json.loads(results.read_text()).get("tested_checkpoint", "") if results.is_file() else ""
+        for candidate in (Path(tested) if tested else None, path / "checkpoints" / "best.ckpt",
+                          path / "checkpoints" / "last.ckpt"):
+            if candidate is not None and candidate.is_file():
+                return candidate
+        raise CheckpointError(f"ckpt={path}: a folder without results.json or checkpoints/*.ckpt: is it a run folder?")
+    if not path.is_file():
+        raise CheckpointError(f"ckpt={path}: no such file or folder")
+    if path.suffix not in (".ckpt", ".onnx"):
+        raise CheckpointError(f"ckpt={path}: expected a run folder, a .ckpt or an .onnx file")
+    return path
+
+
+class OnnxForward:
+    """Stands in for a task module's forward: runs the exported network with onnxruntime (CPU)."""
+
+    def __init__(self, path: Path, threads: int | None = None):
+        import onnxruntime
+        options = onnxruntime.SessionOptions()
+        if threads:
+            options.intra_op_num_threads = threads
+        self.session = onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        self.input_name = self.session.get_inputs()[0].name
+
+    def __call__(self, images: torch.Tensor) -> torch.Tensor:
+        out = self.session.run(None, {self.input_name: images.detach().float().cpu().contiguous().numpy()})[0]
+        return torch.from_numpy(np.asarray(out)).to(images.device)
+
+
+def onnx_metadata(path: Path) -> dict[str, str]:
+    import onnx
+    try:
+        model = onnx.load(str(path), load_external_data=False)
+    except Exception as err:
+        raise CheckpointError(f"cannot read ONNX file {path}: {err}") from None
+    return {p.key: p.value for p in model.metadata_props}
+
+
+def load_model(path: str | Path) -> LoadedModel:
+    """The model behind `ckpt=` (see resolve_model_path), ready for evaluation or prediction."""
+    path = resolve_model_path(path)
+    if path.suffix == ".ckpt":
+        model, config = load_task_model(path)
+        return LoadedModel(model, config, path, "checkpoint")
+    meta = onnx_metadata(path)
+    missing = [k for k in METADATA_KEYS if k not in meta]
+    if missing:
+        raise CheckpointError(f"{path} lacks this suite's metadata {missing}: export it with export.py (an ONNX "
+                              f"model from elsewhere can serve as a distillation teacher: teacher=onnx)")
+    config, hyper_parameters = json.loads(meta["suite_config"]), json.loads(meta["hyper_parameters"])
+    model = build_task_model(config, hyper_parameters, str(path)).eval()
+    model.forward = OnnxForward(path)
+    return LoadedModel(model, config, path, "onnx")
+
+
+def is_detector(model: torch.nn.Module) -> bool:
+    from .detection import DetectionTask
+    return isinstance(model, DetectionTask)
+
+
+def preprocess(loaded: LoadedModel) -> v2.Compose:
+    """PIL image -> the tensor the model takes: the run's evaluation transform (detectors: [0, 1] pixels; they
+    resize inside)."""
+    if is_detector(loaded.model):
+        return v2.Compose([v2.ToImage(), v2.ToDtype(torch.float32, scale=True)])
+    from data.transforms import classification_transforms
+    data = loaded.config["data"]
+    return classification_transforms(False, data["image_size"], eval_crop_fraction=data.get("eval_crop_fraction", 1.0),
+                                     mean=data["mean"], std=data["std"])
+
+
+# ---------------------------------------------------------------------------------------------------- evaluate
+def evaluate(ckpt: str | Path, overrides: Sequence[str] = (), output_dir: str | Path | None = None,
+             latency_repeats: int = 20) -> dict[str, Any]:
+    """Test a trained model (checkpoint or ONNX) on its run's test split, or on data given by `data.*` overrides,
+    with its task's metrics; writes results.json (train.py's keys) into `output_dir`."""
+    import pytorch_lightning as pl
+    from hydra.utils import instantiate
+
+    from .runner import backbone_name, print_summary, profile, write_json_atomic
+    loaded = load_model(ckpt)
+    config = OmegaConf.merge(OmegaConf.create(loaded.config), OmegaConf.from_dotlist(list(overrides)))
+    out = Path(output_dir) if output_dir else loaded.path.parent.parent / "eval" / time.strftime("%Y-%m-%d_%H-%M-%S")
+    out.mkdir(parents=True, exist_ok=True)
+    config.paths.output_dir = str(out)
+    pl.seed_everything(config.seed, workers=True)
+    datamodule = instantiate(config.data, _convert_="all")
+    trainer = pl.Trainer(accelerator=config.trainer.accelerator if loaded.format == "checkpoint" else "cpu",
+                         devices=1, precision=config.trainer.precision if loaded.format == "checkpoint" else "32-true",
+                         logger=False, default_root_dir=str(out), enable_checkpointing=False)
+    trainer.test(loaded.model, datamodule=datamodule)
+    results: dict[str, Any] = {"task": config.task_name, "backbone": backbone_name(config),
+                               "image_size": config.image_size, "evaluated": str(loaded.path),
+                               "format": loaded.format,
+                               "metrics": {k.removeprefix("test/"): float(v) for k, v in trainer.callback_metrics.items()
+                                           if k.startswith("test/")}}
+    if loaded.format == "checkpoint":
+        results.update(profile(loaded.model, config.image_size, latency_repeats))
+    else:  # the same network: params and mult-adds of the module it was exported from, latency of the session
+        network = build_task_model(loaded.config, json.loads(onnx_metadata(loaded.path)["hyper_parameters"]), "")
+        counts = profile(network, config.image_size, 1)
+        example = torch.zeros(1, 3, config.image_size, config.image_size)
+        results.update({"params": counts["params"], "mult_adds": counts["mult_adds"],
+                        "latency_ms": session_latency_ms(loaded.model.forward, example, latency_repeats)})
+    results.update(loaded.model.report(results, latency_repeats))
+    results["run_dir"] = str(out)
+    write_json_atomic(out / "results.json", results)
+    print_summary(results)
+    return results
+
+
+def session_latency_ms(run, example: torch.Tensor, repeats: int) -> float:
+    """Median wall time of `run(example)` over `repeats` calls after one warm-up."""
+    import statistics
+    run(example)
+    times = []
+    for _ in range(max(repeats, 1)):
+        start = time.perf_counter()
+        run(example)
+        times.append((time.perf_counter() - start) * 1000)
+    return statistics.median(times)
+
+
+# ------------------------------------------------------------------------------------------------------ export
+def sample_images(loaded: LoadedModel, split: str, count: int) -> torch.Tensor:
+    """`count` images of the run's data split through the model's preprocessing (real images for checks and
+    calibration), spread evenly over the split."""
+    from hydra.utils import instantiate
+
+    from data.decoded import load_rgb
+    datamodule = instantiate(OmegaConf.create(loaded.config).data, _convert_="all")
+    images = datamodule.images(split) if hasattr(datamodule, "images") else None
+    if images is None:
+        datamodule.setup("fit")
+        paths = [s[0] for s in datamodule.datasets[split].samples]
+    else:
+        paths = [p for _, p in images]
+    picked = [paths[int(i)] for i in np.linspace(0, len(paths) - 1, min(count, len(paths)))]
+    transform = preprocess(loaded)
+    return torch.stack([transform(load_rgb(p)) for p in picked])
+
+
+def export_onnx(ckpt: str | Path, output: str | Path | None = None, int8: bool = False,
+                calibration_images: int = 100, keep_float: Sequence[str] = (), check_images: int = 8,
+                tolerance: float = 1e-3, opset: int = 18) -> dict[str, Any]:
+    """Export a checkpoint's network to ONNX with a dynamic batch axis and the suite's metadata, check it against
+    PyTorch on real test images (max abs difference, bounded by `tolerance` x the outputs' scale), and with `int8`
+    also write a statically quantized copy (QDQ, per-channel int8 weights, int8 activations calibrated on
+    `calibration_images` training images; the nodes named by `keep_float` stay in float: "first_conv",
+    "classifier", or ONNX node names)."""
+    loaded = load_model(ckpt)
+    if loaded.format != "checkpoint":
+        raise CheckpointError(f"ckpt={loaded.path}: export needs a .ckpt (or a run folder), not an ONNX file")
+    if is_detector(loaded.model):
+        raise NotImplementedError("ONNX export of detectors is not implemented yet (see README: Using a trained "
+                                  "model)")
+    model = loaded.model.cpu().float().eval()
+    output = Path(output) if output else loaded.path.parent.parent / "export" / "model.onnx"
+    output.parent.mkdir(parents=True, exist_ok=True)
+    examples = sample_images(loaded, "test", check_images)
+    torch.onnx.export(model, (examples,), str(output), dynamo=True, external_data=False,
+                      input_names=["images"], output_names=["outputs"], opset_version=opset,
+                      dynamic_shapes=({0: torch.export.Dim("batch", min=1)},))
+    _write_metadata(output, loaded)
+    with torch.inference_mode():
+        reference = model(examples)
+    report: dict[str, Any] = {"onnx": str(output), "onnx_max_abs_diff": _max_diff(output, examples, reference)}
+    scale = float(reference.abs().max().clamp(min=1))
+    if report["onnx_max_abs_diff"] > tolerance * scale:
+        raise RuntimeError(f"{output}: onnxruntime's outputs differ from PyTorch's by up to "
+                           f"{report['onnx_max_abs_diff']:.3g} on {len(examples)} test images (bound "
+                           f"{tolerance * scale:.3g})")
+    print(f"ONNX fp32: {output} ({output.stat().st_size / 1e6:.2f} MB); max |onnxruntime - PyTorch| on "
+          f"{len(examples)} test images: {report['onnx_max_abs_diff']:.2e}")
+    if int8:
+        quantized = output.with_name(output.stem + ".int8.onnx")
+        calibration = sample_images(loaded, "train", calibration_images)
+        excluded = quantize_int8(output, quantized, calibration, keep_float)
+        _write_metadata(quantized, loaded)
+        report.update({"onnx_int8": str(quantized), "int8_float_nodes": excluded,
+                       "int8_max_abs_diff": _max_diff(quantized, examples, reference)})
+        print(f"ONNX int8: {quantized} ({quantized.stat().st_size / 1e6:.2f} MB; kept in float: {excluded or 'none'})"
+              f"; max |int8 - PyTorch| on the test images: {report['int8_max_abs_diff']:.3g}")
+    return report
+
+
+def _max_diff(path: Path, images: torch.Tensor, reference: torch.Tensor) -> float:
+    return float((OnnxForward(path)(images) - reference).abs().max())
+
+
+def _write_metadata(path: Path, loaded: LoadedModel) -> None:
+    """The run's config, the task's hyper-parameters and the preprocessing, as ONNX metadata_props."""
+    import onnx
+    model = onnx.load(str(path))
+    data = loaded.config["data"]
+    meta = {"suite_config": json.dumps(loaded.config), "hyper_parameters": json.dumps(dict(loaded.model.hparams)),
+            "task": loaded.config["task_name"], "class_names": json.dumps(getattr(loaded.model, "class_names", None)),
+            "image_size": json.dumps(data["image_size"]), "crop_fraction": json.dumps(data.get("eval_crop_fraction")),
+            "mean": json.dumps(data["mean"]), "std": json.dumps(data["std"])}
+    del model.metadata_props[:]
+    for key, value in meta.items():
+        model.metadata_props.add(key=key, value=value)
+    onnx.save(model, str(path))
+
+
+def quantize_int8(source: Path, target: Path, calibration: torch.Tensor, keep_float: Sequence[str]) -> list[str]:
+    """onnxruntime static quantization (QDQ, per-channel weights, S8S8) after its pre-processing; returns the
+    nodes kept in float."""
+    import onnx
+    from onnxruntime.quantization import (CalibrationDataReader, QuantFormat, QuantType, quant_pre_process,
+                                          quantize_static)
+    prepared = target.with_name(target.stem + ".prepared.onnx")
+    quant_pre_process(str(source), str(prepared))
+    nodes = onnx.load(str(prepared)).graph.node
+    named = {"first_conv": [n.name for n in nodes if n.op_type == "Conv"][:1],
+             "classifier": [n.name for n in nodes if n.op_type in ("Gemm", "MatMul")][-1:]}
+    excluded = [name for key in keep_float for name in named.get(key, [key])]
+    unknown = sorted(set(excluded) - {n.name for n in nodes})
+    if unknown:
+        raise ValueError(f"keep_float: no node named {unknown} (use first_conv, classifier or ONNX node names)")
+
+    class Reader(CalibrationDataReader):
+        def __init__(self):
+            self.batches = iter([{"images": calibration[i:i + 16].numpy()} for i in range(0, len(calibration), 16)])
+
+        def get_next(self):
+            return next(self.batches, None)
+
+    try:
+        quantize_static(str(prepared), str(target), Reader(), quant_format=QuantFormat.QDQ, per_channel=True,
+                        activation_type=QuantType.QInt8, weight_type=QuantType.QInt8, nodes_to_exclude=excluded)
+    finally:
+        prepared.unlink(missing_ok=True)
+    return excluded
+
+
+# ----------------------------------------------------------------------------------------------------- predict
+def list_sources(source: str | Path) -> list[Path]:
+    """An image file, a folder (recursively) or a glob pattern -> image paths, sorted."""
+    import glob
+
+    from data.attributes import IMAGE_SUFFIXES
+    path = Path(source).expanduser()
+    if path.is_file():
+        return [path]
+    if path.is_dir():
+        found = [p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES]
+    else:
+        found = [Path(p) for p in glob.glob(str(path), recursive=True) if Path(p).is_file()]
+    if not found:
+        raise DatasetError(f"source={source}: no such image, or no images ({', '.join(IMAGE_SUFFIXES)}) in that "
+                           f"folder or pattern")
+    return sorted(found)
+
+
+def predict(ckpt: str | Path, source: str | Path, output_dir: str | Path | None = None, top_k: int = 5,
+            threshold: float = 0.5, batch_size: int = 16) -> Path:
+    """Predict every readable image of `source`; writes predictions.jsonl (and annotated images for detectors)
+    into `output_dir`, reports unreadable files and skips them, prints ms per image. Returns the JSONL path."""
+    from torchvision.io import write_png
+    from torchvision.utils import draw_bounding_boxes
+
+    from data.decoded import load_rgb
+    loaded = load_model(ckpt)
+    model, transform, detector = loaded.model.cpu(), preprocess(loaded), is_detector(loaded.model)
+    out = Path(output_dir) if output_dir else Path("predictions") / time.strftime("%Y-%m-%d_%H-%M-%S")
+    out.mkdir(parents=True, exist_ok=True)
+    paths, skipped, records, seconds = list_sources(source), [], [], 0.0
+    for start in range(0, len(paths), batch_size):
+        batch = []
+        for path in paths[start:start + batch_size]:
+            try:
+                batch.append((path, transform(load_rgb(path))))
+            except DatasetError as err:
+                skipped.append(str(path))
+                print(f"skipped: {err}", flush=True)
+        if not batch:
+            continue
+        inputs = [t for _, t in batch] if detector else torch.stack([t for _, t in batch])
+        began = time.perf_counter()
+        with torch.inference_mode():
+            outputs = model(inputs)
+        seconds += time.perf_counter() - began
+        for (path, tensor), record, output in zip(batch, model.describe(outputs, top_k, threshold),
+                                                  outputs if detector else [None] * len(batch)):
+            records.append({"image": str(path), **record})
+            if detector and record["detections"]:
+                keep = output["scores"] >= threshold
+                canvas = draw_bounding_boxes((tensor * 255).to(torch.uint8), output["boxes"][keep],
+                                             labels=[d["label"] for d in record["detections"]], colors="red", width=2)
+                (out / "annotated").mkdir(exist_ok=True)
+                write_png(canvas, str(out / "annotated" / f"{len(records):06d}_{path.stem}.png"))
+    predictions = out / "predictions.jsonl"
+    predictions.write_text("".join(json.dumps(r) + "\n" for r in records))
+    ms = 1000 * seconds / max(len(records), 1)
+    print(f"{len(records)} images predicted ({len(skipped)} unreadable, skipped), {ms:.2f} ms per image "
+          f"(model, batches of {batch_size}, {loaded.format}); predictions: {predictions}", flush=True)
+    return predictions
+
+
+# --------------------------------------------------------------------------------------------- command lines
+def parse_args(argv: Sequence[str], known: dict[str, Any], usage: str,
+               passthrough: Sequence[str] = ()) -> tuple[dict[str, Any], list[str]]:
+    """`key=value` arguments (values parsed as YAML, as Hydra does) -> (known options, passthrough overrides such
+    as `data.root=...`); anything else is an error naming the argument."""
+    import yaml
+    options, overrides = dict(known), []
+    for arg in argv:
+        key, sep, value = arg.partition("=")
+        if not sep:
+            raise SystemExit(f"{arg!r}: expected key=value\nusage: {usage}")
+        if key in known:
+            options[key] = yaml.safe_load(value) if value else None
+        elif key.split(".")[0] in passthrough:
+            overrides.append(arg)
+        else:
+            raise SystemExit(f"unknown option {key!r}; known: {sorted(known)}"
+                             f"{' and ' + ', '.join(k + '.*' for k in passthrough) if passthrough else ''}\n"
+                             f"usage: {usage}")
+    missing = [k for k, v in options.items() if v == "???"]
+    if missing:
+        raise SystemExit(f"missing {missing}\nusage: {usage}")
+    return options, overrides

@@ -1,0 +1,123 @@
+"""Using trained models: eval.py reproduces a run's test metrics (checkpoint exactly, ONNX fp32 within 1e-3),
+predict.py names its predictions from the file alone and skips unreadable images, export.py round-trips and
+quantizes; bad inputs give clear errors."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from conftest import REPO, TINY_DOGS, TINY_SSD, compose_config
+from tasks.checkpoint import CheckpointError
+from tasks.deploy import evaluate, export_onnx, load_model, predict
+from tasks.runner import train_and_test
+
+TINY_ATTRIBUTES = [
+    "task=face_attributes", "model.distill=false", "data.image_size=32",
+    "data.generator={train: 32, val: 12, test: 16, unlabelled: 0, width: 40, height: 48}",
+    "data.batch_size=16", "data.num_workers=0", "trainer.max_epochs=2", "latency_repeats=1",
+    "callbacks.progress_bar.refresh_rate=0",
+]
+
+
+@pytest.fixture(scope="module")
+def dogs_run(tmp_path_factory) -> dict:
+    return train_and_test(compose_config(TINY_DOGS, tmp_path_factory.mktemp("dogs_deploy")))
+
+
+def test_eval_reproduces_the_run_and_onnx_matches(dogs_run, tmp_path):
+    run_dir = Path(dogs_run["run_dir"])
+    again = evaluate(run_dir, output_dir=tmp_path / "ckpt", latency_repeats=1)
+    assert again["metrics"]["top1"] == dogs_run["metrics"]["top1"] and again["format"] == "checkpoint"
+    assert json.loads((tmp_path / "ckpt" / "results.json").read_text())["metrics"] == again["metrics"]
+    report = export_onnx(run_dir, tmp_path / "model.onnx", int8=True, calibration_images=16, check_images=4,
+                         keep_float=["first_conv", "classifier"])
+    assert report["onnx_max_abs_diff"] < 1e-3 and len(report["int8_float_nodes"]) == 2
+    onnx_results = evaluate(tmp_path / "model.onnx", output_dir=tmp_path / "onnx", latency_repeats=1)
+    assert onnx_results["format"] == "onnx" and onnx_results["params"] == dogs_run["params"]
+    for name, value in dogs_run["metrics"].items():
+        if name != "loss":
+            assert onnx_results["metrics"][name] == pytest.approx(value, abs=1e-3)
+    int8 = evaluate(tmp_path / "model.int8.onnx", output_dir=tmp_path / "int8", latency_repeats=1)
+    assert 0 <= int8["metrics"]["top1"] <= 1  # its accuracy is measured on the real default, not here
+    # the ONNX file carries what predict needs: batch axis dynamic, class names in its metadata
+    loaded = load_model(tmp_path / "model.onnx")
+    assert loaded.model(torch.zeros(3, 3, 32, 32)).shape == (3, 4)
+    assert loaded.model.class_names == load_model(run_dir).model.class_names and len(loaded.model.class_names) == 4
+
+
+def test_predict_folder_names_classes_and_skips_unreadable(dogs_run, tmp_path):
+    from PIL import Image
+    source = tmp_path / "photos"
+    (source / "nested").mkdir(parents=True)
+    for i in range(3):
+        Image.new("RGB", (40, 30), (40 * i, 100, 200)).save(source / "nested" / f"{i}.png")
+    (source / "broken.jpg").write_bytes(b"not an image")
+    predictions = predict(dogs_run["run_dir"], source, tmp_path / "out", top_k=2)
+    records = [json.loads(line) for line in predictions.read_text().splitlines()]
+    assert len(records) == 3 and all(len(r["top_k"]) == 2 for r in records)
+    names = load_model(dogs_run["run_dir"]).model.class_names
+    assert all(r["top_k"][0]["class"] == names[r["top_k"][0]["index"]] for r in records)
+    assert not names[0].isdigit()  # breed names, from the checkpoint alone
+
+
+def test_predict_and_eval_for_attributes_and_detection(tmp_path):
+    attributes = train_and_test(compose_config(TINY_ATTRIBUTES, tmp_path / "attr"))
+    again = evaluate(attributes["run_dir"], output_dir=tmp_path / "attr_eval", latency_repeats=1)
+    assert again["metrics"]["mean_ap"] == attributes["metrics"]["mean_ap"]
+    export_onnx(attributes["run_dir"], tmp_path / "attr.onnx", check_images=4)
+    source = sorted(Path(load_model(attributes["run_dir"]).config["data"]["root"] or
+                         _generated_faces_root()).rglob("*.jpg"))[:3]
+    records = [json.loads(x) for x in predict(tmp_path / "attr.onnx", source[0], tmp_path / "p1")
+               .read_text().splitlines()]
+    assert len(records) == 1 and set(records[0]["attributes"]) == set(attributes["per_attribute"])
+    ssd = train_and_test(compose_config(TINY_SSD, tmp_path / "ssd"))
+    assert evaluate(ssd["run_dir"], output_dir=tmp_path / "ssd_eval", latency_repeats=1)["metrics"]["AP"] == \
+        ssd["metrics"]["AP"]
+    images = sorted((Path(load_model(ssd["run_dir"]).config["data"]["root"] or _generated_coco_root())).rglob("*.jpg"))
+    records = [json.loads(x) for x in predict(ssd["run_dir"], images[0], tmp_path / "p2", threshold=0.0)
+               .read_text().splitlines()]
+    assert len(records) == 1 and "detections" in records[0]
+    with pytest.raises(NotImplementedError, match="detectors"):
+        export_onnx(ssd["run_dir"], tmp_path / "ssd.onnx")
+
+
+def _generated_faces_root() -> Path:
+    from data.generate.faces import ensure_faces
+    return ensure_faces({"train": 32, "val": 12, "test": 16, "unlabelled": 0, "width": 40, "height": 48})
+
+
+def _generated_coco_root() -> Path:
+    from data.generate.coco_shapes import ensure_coco_shapes
+    return ensure_coco_shapes({"train_images": 12, "val_images": 6, "min_side": 96, "max_side": 112})
+
+
+def test_bad_inputs(tmp_path, dogs_run):
+    with pytest.raises(CheckpointError, match="no such file or folder"):
+        load_model(tmp_path / "missing.ckpt")
+    (tmp_path / "corrupt.ckpt").write_bytes(b"\x00garbage")
+    with pytest.raises(CheckpointError, match="cannot read checkpoint .*corrupt.ckpt"):
+        load_model(tmp_path / "corrupt.ckpt")
+    foreign = tmp_path / "foreign.onnx"
+    torch.onnx.export(torch.nn.Linear(3, 2), (torch.zeros(1, 3),), str(foreign), dynamo=False)
+    with pytest.raises(CheckpointError, match="lacks this suite's metadata"):
+        load_model(foreign)
+    from data.errors import DatasetError
+    with pytest.raises(DatasetError, match="source=.*nowhere"):
+        predict(dogs_run["run_dir"], tmp_path / "nowhere", tmp_path / "out")
+
+
+def test_command_lines(dogs_run, tmp_path):
+    """The three entry points parse key=value arguments and run (here: predict on one image; usage errors)."""
+    from PIL import Image
+    Image.new("RGB", (32, 32)).save(tmp_path / "one.png")
+    done = subprocess.run([sys.executable, "predict.py", f"ckpt={dogs_run['run_dir']}", f"source={tmp_path / 'one.png'}",
+                           f"output_dir={tmp_path / 'out'}"], cwd=REPO, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert "1 images predicted (0 unreadable, skipped)" in done.stdout
+    bad = subprocess.run([sys.executable, "eval.py", "ckpt=x", "colour=red"], cwd=REPO, capture_output=True, text=True)
+    assert bad.returncode != 0 and "unknown option 'colour'" in bad.stderr
