@@ -118,11 +118,16 @@ def evaluate(ckpt: str | Path, overrides: Sequence[str] = (), output_dir: str | 
              latency_repeats: int = 20) -> dict[str, Any]:
     """Test a trained model (checkpoint or ONNX) on its run's test split, or on data given by `data.*` overrides,
     with its task's metrics; writes results.json (train.py's keys) into `output_dir`."""
+    return evaluate_loaded(load_model(ckpt), overrides, output_dir, latency_repeats)
+
+
+def evaluate_loaded(loaded: LoadedModel, overrides: Sequence[str] = (), output_dir: str | Path | None = None,
+                    latency_repeats: int = 20) -> dict[str, Any]:
+    """evaluate() for a model already loaded (or transformed, e.g. with BatchNorm folded)."""
     import pytorch_lightning as pl
     from hydra.utils import instantiate
 
     from .runner import backbone_name, print_summary, profile, write_json_atomic
-    loaded = load_model(ckpt)
     config = OmegaConf.merge(OmegaConf.create(loaded.config), OmegaConf.from_dotlist(list(overrides)))
     out = Path(output_dir) if output_dir else loaded.path.parent.parent / "eval" / time.strftime("%Y-%m-%d_%H-%M-%S")
     out.mkdir(parents=True, exist_ok=True)

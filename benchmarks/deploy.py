@@ -1,0 +1,153 @@
+"""A trained classifier across deployment formats, in one process: file size, test metric and its change against
+PyTorch eager fp32, CPU batch-1 latency, batch-32 throughput and its ratio to timm's eager `mobilenetv1_100` at
+the same resolution (timed in the same rounds).
+
+Formats: PyTorch eager (as loaded), PyTorch with BatchNorm folded and channels-last, ONNX fp32 and ONNX int8
+(onnxruntime, export.py's path: the files are exported into a temporary folder). Speeds are medians over
+interleaved rounds (the order rotates), so slow phases of the machine hit every format alike.
+
+    python benchmarks/deploy.py --ckpt outputs/dogs/<date_time>            # a trained run: metrics and speed
+    python benchmarks/deploy.py --speed-only backbone=mobilenet_v1 data.image_size=224   # alpha 1 @ 224, untrained:
+                                                                                          # speed only
+Detectors are not covered yet (export.py does not export them).
+"""
+from __future__ import annotations
+
+import argparse
+import copy
+import datetime
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from anywhere without installing the suite
+
+from benchmarks.throughput import cpu_model  # noqa: E402
+from tasks.deploy import (LoadedModel, OnnxForward, evaluate_loaded, export_onnx, load_model,  # noqa: E402
+                          sample_images)
+
+
+def speed_only_checkpoint(overrides: list[str], folder: Path) -> Path:
+    """An untrained dogs classifier with `overrides` saved as a suite checkpoint (for timing only)."""
+    from hydra.utils import instantiate
+
+    from tasks.checkpoint import CONFIG_KEY
+    from tasks.distill import compose_run
+    from tasks.runner import data_kwargs, resolve_config
+    cfg = compose_run(["task=dogs", *overrides, f"paths.output_dir={folder}"])
+    datamodule = instantiate(cfg.data, _convert_="all")
+    model = instantiate(cfg.model, backbone=instantiate(cfg.backbone, _convert_="all"),
+                        **data_kwargs(cfg, datamodule), _convert_="all")
+    path = folder / "checkpoints" / "untrained.ckpt"
+    path.parent.mkdir(parents=True)
+    torch.save({"state_dict": model.state_dict(), "hyper_parameters": dict(model.hparams),
+                CONFIG_KEY: resolve_config(cfg)}, path)
+    return path
+
+
+def folded(loaded: LoadedModel) -> LoadedModel:
+    """A copy with BatchNorm folded into the convolutions and channels-last weights."""
+    model = copy.deepcopy(loaded.model).eval()
+    if hasattr(model.backbone, "fuse_bn"):
+        model.backbone.fuse_bn()
+    model.to(memory_format=torch.channels_last)
+    return LoadedModel(model, loaded.config, loaded.path, "checkpoint")
+
+
+def timm_baseline() -> torch.nn.Module:
+    import timm
+    return timm.create_model("mobilenetv1_100", pretrained=False).eval()
+
+
+def time_call(run, images: torch.Tensor) -> float:
+    start = time.perf_counter()
+    with torch.inference_mode():
+        run(images)
+    return time.perf_counter() - start
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--ckpt", help="a trained run folder or .ckpt (classification or attributes)")
+    parser.add_argument("--speed-only", nargs="*", metavar="OVERRIDE",
+                        help="time an untrained dogs model with these config overrides instead of --ckpt")
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--batch", type=int, default=32)
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--calibration-images", type=int, default=100)
+    parser.add_argument("--keep-float", nargs="*", default=[], help="int8: nodes kept in float (first_conv, ...)")
+    args = parser.parse_args()
+    if (args.ckpt is None) == (args.speed_only is None):
+        parser.error("give --ckpt or --speed-only")
+    torch.set_num_threads(args.threads)
+    work = Path(tempfile.mkdtemp(prefix="deploy_bench_"))
+    ckpt = Path(args.ckpt) if args.ckpt else speed_only_checkpoint(args.speed_only, work / "run")
+    loaded = load_model(ckpt)
+    onnx_file = work / "model.onnx"
+    export_onnx(loaded.path, onnx_file, int8=True, calibration_images=args.calibration_images,
+                keep_float=args.keep_float)
+    int8_file = onnx_file.with_name("model.int8.onnx")
+    formats = {"PyTorch eager": loaded, "PyTorch BN folded + channels_last": folded(loaded),
+               "ONNX fp32": load_model(onnx_file), "ONNX int8": load_model(int8_file)}
+    for entry in formats.values():
+        if entry.format == "onnx":
+            entry.model.forward = OnnxForward(entry.path, threads=args.threads)
+    sizes = {"PyTorch eager": loaded.path.stat().st_size, "PyTorch BN folded + channels_last": None,
+             "ONNX fp32": onnx_file.stat().st_size, "ONNX int8": int8_file.stat().st_size}
+
+    metrics = {}
+    if args.ckpt:
+        for name, entry in formats.items():
+            results = evaluate_loaded(entry, output_dir=work / name.replace(" ", "_"), latency_repeats=1)
+            metrics[name] = results["metrics"]
+            params, mult_adds = results["params"], results["mult_adds"]
+    else:
+        from tasks.runner import profile
+        counts = profile(loaded.model, loaded.config["image_size"], 1)
+        params, mult_adds = counts["params"], counts["mult_adds"]
+
+    size = loaded.config["image_size"]
+    batch = sample_images(loaded, "test", args.batch)
+    if len(batch) < args.batch:
+        batch = batch.repeat((args.batch + len(batch) - 1) // len(batch), 1, 1, 1)[:args.batch]
+    runs = {name: entry.model for name, entry in formats.items()}
+    runs["timm mobilenetv1_100 eager"] = timm_baseline()
+    channels_last = {"PyTorch BN folded + channels_last"}
+    inputs = {name: (batch.contiguous(memory_format=torch.channels_last) if name in channels_last else batch)
+              for name in runs}
+    throughput = {name: [] for name in runs}
+    latency = {name: [] for name in runs}
+    names = list(runs)
+    for round_index in range(args.rounds + 1):
+        order = names[round_index % len(names):] + names[:round_index % len(names)]
+        for name in order:
+            seconds = time_call(runs[name], inputs[name])
+            one = min(time_call(runs[name], inputs[name][:1]) for _ in range(5))
+            if round_index:  # round 0 warms up
+                throughput[name].append(args.batch / seconds)
+                latency[name].append(one * 1000)
+    baseline = statistics.median(throughput["timm mobilenetv1_100 eager"])
+    headline = "top1" if metrics and "top1" in metrics["PyTorch eager"] else ("mean_ap" if metrics else None)
+
+    print(f"\n{loaded.config['task_name']} / {Path(ckpt)} @ {size} px, {params / 1e6:.2f} M params, "
+          f"{mult_adds / 1e6:.1f} M mult-adds; {args.threads} threads, batch {args.batch}, {args.rounds} rounds; "
+          f"{cpu_model()}; torch {torch.__version__}; {datetime.date.today()}")
+    print(f"| format | file MB | {headline or 'metric'} | change | batch-1 ms | batch-{args.batch} img/s | "
+          f"vs timm eager |")
+    print("|---|---|---|---|---|---|---|")
+    reference = metrics.get("PyTorch eager", {}).get(headline) if headline else None
+    for name in runs:
+        value = metrics.get(name, {}).get(headline) if headline else None
+        change = "" if value is None or reference is None else f"{100 * (value - reference):+.2f} pt"
+        file_mb = f"{sizes[name] / 1e6:.2f}" if sizes.get(name) else ""
+        speed = statistics.median(throughput[name])
+        print(f"| {name} | {file_mb} | {'' if value is None else f'{100 * value:.2f}%'} | {change} | "
+              f"{statistics.median(latency[name]):.2f} | {speed:.1f} | {speed / baseline:.2f}x |")
+
+
+if __name__ == "__main__":
+    main()
