@@ -161,6 +161,11 @@ class ClassificationDataModule(pl.LightningDataModule):
         """Whether the decoded cache serves the data (known after setup)."""
         return isinstance(self.datasets.get("train"), CachedClassificationDataset)
 
+    def image_paths(self, split: str) -> list[Path]:
+        """The image files of a split ("train", "val", "test"), in dataset order."""
+        self.setup()
+        return [Path(s[0]) for s in self.datasets[split].samples]
+
     def list_samples(self) -> dict[str, list | None]:
         """{"train": [...], "val": [...] or None, "test": [...] or None}: lists of (path, label) or (path, label,
         crop box or None); a label is a class index or a vector. No test: val_fraction of train is held out for

@@ -369,6 +369,12 @@ class COCODataModule(pl.LightningDataModule):
         dataset.check_files()
         return dataset
 
+    def image_paths(self, split: str) -> list[Path]:
+        """The image files of a split ("train", or "val" = "test"), in image id order."""
+        split = "val" if split == "test" else split
+        coco, image_dir = self.coco_gt(split), self.paths[split][1]
+        return [image_dir / coco.imgs[i]["file_name"] for i in sorted(coco.imgs)]
+
     def setup(self, stage: str | None = None) -> None:
         splits = ["val", "train"] if stage in ("fit", None) else ["val"]
         streaming = {split: self._dataset(split, train=split == "train") for split in splits

@@ -58,17 +58,68 @@ def resolve_model_path(path: str | Path) -> Path:
 class OnnxForward:
     """Stands in for a task module's forward: runs the exported network with onnxruntime (CPU)."""
 
-    def __init__(self, path: Path, threads: int | None = None):
+    def __init__(self, path: Path, threads: int | None = None, outputs: int = 1):
         import onnxruntime
+        self.outputs = outputs
         options = onnxruntime.SessionOptions()
         if threads:
             options.intra_op_num_threads = threads
         self.session = onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
         self.input_name = self.session.get_inputs()[0].name
 
-    def __call__(self, images: torch.Tensor) -> torch.Tensor:
-        out = self.session.run(None, {self.input_name: images.detach().float().cpu().contiguous().numpy()})[0]
-        return torch.from_numpy(np.asarray(out)).to(images.device)
+    def __call__(self, images: torch.Tensor):
+        out = self.session.run(None, {self.input_name: images.detach().float().cpu().contiguous().numpy()})
+        tensors = [torch.from_numpy(np.asarray(o)).to(images.device) for o in out[:self.outputs]]
+        return tensors[0] if self.outputs == 1 else tuple(tensors)
+
+
+class SSDNetwork(torch.nn.Module):
+    """The exported part of a torchvision SSD: backbone, extra layers and heads, on images already resized and
+    normalised by its transform -> (box regression [B, A, 4], class logits [B, A, K+1]). Anchor decoding and NMS
+    stay outside (SSDWithOnnx)."""
+
+    def __init__(self, ssd: torch.nn.Module):
+        super().__init__()
+        self.backbone, self.head = ssd.backbone, ssd.head
+
+    def forward(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        features = self.backbone(images)
+        features = list(features.values()) if isinstance(features, dict) else [features]
+        out = self.head(features)
+        return out["bbox_regression"], out["cls_logits"]
+
+
+class SSDWithOnnx:
+    """Stands in for a DetectionTask's forward: torchvision's SSD transform, anchors and post-processing (box
+    decoding, score threshold, NMS) around the exported network run by onnxruntime."""
+
+    def __init__(self, ssd: torch.nn.Module, path: Path, threads: int | None = None):
+        self.ssd, self.network = ssd.eval(), OnnxForward(path, threads, outputs=2)
+        self.feature_shapes: list[torch.Size] | None = None
+
+    def __call__(self, images, targets=None):
+        images = list(images) if isinstance(images, torch.Tensor) else images
+        original = [tuple(img.shape[-2:]) for img in images]
+        with torch.inference_mode():
+            batch, _ = self.ssd.transform(images)
+            if self.feature_shapes is None:  # the maps' sizes, which the anchors depend on, from one torch pass
+                self.feature_shapes = [f.shape for f in self.ssd.backbone(batch.tensors[:1]).values()]
+            regression, logits = self.network(batch.tensors)
+            features = [torch.empty(shape[1:]).expand(len(images), *shape[1:]) for shape in self.feature_shapes]
+            anchors = self.ssd.anchor_generator(batch, features)
+            detections = self.ssd.postprocess_detections({"bbox_regression": regression, "cls_logits": logits},
+                                                         anchors, batch.image_sizes)
+            return self.ssd.transform.postprocess(detections, batch.image_sizes, original)
+
+
+def exported_network(model: torch.nn.Module) -> torch.nn.Module:
+    """What export.py writes to ONNX: the task module itself (classifiers), or a detector's network."""
+    if not is_detector(model):
+        return model
+    if model.hparams.get("architecture") != "ssd":
+        raise NotImplementedError("ONNX export of Faster R-CNN is not implemented yet (its region proposals and "
+                                  "RoIAlign sit between two networks); SSD exports")
+    return SSDNetwork(model.detector)
 
 
 def onnx_metadata(path: Path) -> dict[str, str]:
@@ -93,7 +144,7 @@ def load_model(path: str | Path) -> LoadedModel:
                               f"model from elsewhere can serve as a distillation teacher: teacher=onnx)")
     config, hyper_parameters = json.loads(meta["suite_config"]), json.loads(meta["hyper_parameters"])
     model = build_task_model(config, hyper_parameters, str(path)).eval()
-    model.forward = OnnxForward(path)
+    model.forward = SSDWithOnnx(model.detector, path) if is_detector(model) else OnnxForward(path)
     return LoadedModel(model, config, path, "onnx")
 
 
@@ -172,21 +223,19 @@ def session_latency_ms(run, example: torch.Tensor, repeats: int) -> float:
 
 # ------------------------------------------------------------------------------------------------------ export
 def sample_images(loaded: LoadedModel, split: str, count: int) -> torch.Tensor:
-    """`count` images of the run's data split through the model's preprocessing (real images for checks and
+    """`count` images of the run's data split as the exported network takes them (real images for checks and
     calibration), spread evenly over the split."""
     from hydra.utils import instantiate
 
     from data.decoded import load_rgb
-    datamodule = instantiate(OmegaConf.create(loaded.config).data, _convert_="all")
-    images = datamodule.images(split) if hasattr(datamodule, "images") else None
-    if images is None:
-        datamodule.setup("fit")
-        paths = [s[0] for s in datamodule.datasets[split].samples]
-    else:
-        paths = [p for _, p in images]
+    paths = instantiate(OmegaConf.create(loaded.config).data, _convert_="all").image_paths(split)
     picked = [paths[int(i)] for i in np.linspace(0, len(paths) - 1, min(count, len(paths)))]
     transform = preprocess(loaded)
-    return torch.stack([transform(load_rgb(p)) for p in picked])
+    images = [transform(load_rgb(p)) for p in picked]
+    if is_detector(loaded.model):  # the exported network's input: resized and normalised by the SSD transform
+        with torch.inference_mode():
+            return loaded.model.detector.eval().transform(images)[0].tensors
+    return torch.stack(images)
 
 
 def export_onnx(ckpt: str | Path, output: str | Path | None = None, int8: bool = False,
@@ -200,21 +249,19 @@ def export_onnx(ckpt: str | Path, output: str | Path | None = None, int8: bool =
     loaded = load_model(ckpt)
     if loaded.format != "checkpoint":
         raise CheckpointError(f"ckpt={loaded.path}: export needs a .ckpt (or a run folder), not an ONNX file")
-    if is_detector(loaded.model):
-        raise NotImplementedError("ONNX export of detectors is not implemented yet (see README: Using a trained "
-                                  "model)")
-    model = loaded.model.cpu().float().eval()
+    model = exported_network(loaded.model.cpu().float().eval())
     output = Path(output) if output else loaded.path.parent.parent / "export" / "model.onnx"
     output.parent.mkdir(parents=True, exist_ok=True)
     examples = sample_images(loaded, "test", check_images)
+    names = ["bbox_regression", "cls_logits"] if is_detector(loaded.model) else ["outputs"]
     torch.onnx.export(model, (examples,), str(output), dynamo=True, external_data=False,
-                      input_names=["images"], output_names=["outputs"], opset_version=opset,
+                      input_names=["images"], output_names=names, opset_version=opset,
                       dynamic_shapes=({0: torch.export.Dim("batch", min=1)},))
     _write_metadata(output, loaded)
     with torch.inference_mode():
         reference = model(examples)
     report: dict[str, Any] = {"onnx": str(output), "onnx_max_abs_diff": _max_diff(output, examples, reference)}
-    scale = float(reference.abs().max().clamp(min=1))
+    scale = max(float(r.abs().max().clamp(min=1)) for r in _as_tuple(reference))
     if report["onnx_max_abs_diff"] > tolerance * scale:
         raise RuntimeError(f"{output}: onnxruntime's outputs differ from PyTorch's by up to "
                            f"{report['onnx_max_abs_diff']:.3g} on {len(examples)} test images (bound "
@@ -233,8 +280,14 @@ def export_onnx(ckpt: str | Path, output: str | Path | None = None, int8: bool =
     return report
 
 
-def _max_diff(path: Path, images: torch.Tensor, reference: torch.Tensor) -> float:
-    return float((OnnxForward(path)(images) - reference).abs().max())
+def _as_tuple(outputs) -> tuple[torch.Tensor, ...]:
+    return outputs if isinstance(outputs, tuple) else (outputs,)
+
+
+def _max_diff(path: Path, images: torch.Tensor, reference) -> float:
+    reference = _as_tuple(reference)
+    got = _as_tuple(OnnxForward(path, outputs=len(reference))(images))
+    return max(float((g - r).abs().max()) for g, r in zip(got, reference))
 
 
 def _write_metadata(path: Path, loaded: LoadedModel) -> None:
@@ -245,7 +298,7 @@ def _write_metadata(path: Path, loaded: LoadedModel) -> None:
     meta = {"suite_config": json.dumps(loaded.config), "hyper_parameters": json.dumps(dict(loaded.model.hparams)),
             "task": loaded.config["task_name"], "class_names": json.dumps(getattr(loaded.model, "class_names", None)),
             "image_size": json.dumps(data["image_size"]), "crop_fraction": json.dumps(data.get("eval_crop_fraction")),
-            "mean": json.dumps(data["mean"]), "std": json.dumps(data["std"])}
+            "mean": json.dumps(data.get("mean")), "std": json.dumps(data.get("std"))}
     del model.metadata_props[:]
     for key, value in meta.items():
         model.metadata_props.add(key=key, value=value)

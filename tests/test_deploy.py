@@ -82,8 +82,25 @@ def test_predict_and_eval_for_attributes_and_detection(tmp_path):
     records = [json.loads(x) for x in predict(ssd["run_dir"], images[0], tmp_path / "p2", threshold=0.0)
                .read_text().splitlines()]
     assert len(records) == 1 and "detections" in records[0]
-    with pytest.raises(NotImplementedError, match="detectors"):
-        export_onnx(ssd["run_dir"], tmp_path / "ssd.onnx")
+    # SSD exports its network (backbone, extra layers, heads); anchors, decoding and NMS run around it in torch
+    report = export_onnx(ssd["run_dir"], tmp_path / "ssd.onnx", check_images=3)
+    assert report["onnx_max_abs_diff"] < 1e-3
+    onnx_eval = evaluate(tmp_path / "ssd.onnx", output_dir=tmp_path / "ssd_onnx_eval", latency_repeats=1)
+    assert onnx_eval["metrics"]["AP"] == pytest.approx(ssd["metrics"]["AP"], abs=0.005)
+    image = torch.rand(3, 100, 120)
+    with torch.inference_mode():
+        ours, theirs = load_model(ssd["run_dir"]).model(image[None]), load_model(tmp_path / "ssd.onnx").model(image[None])
+    assert torch.equal(ours[0]["labels"], theirs[0]["labels"])
+    assert torch.allclose(ours[0]["boxes"], theirs[0]["boxes"], atol=1.0)  # within a pixel
+
+
+def test_faster_rcnn_export_is_refused_clearly():
+    from backbone import MobileNetV1
+    from tasks.deploy import exported_network
+    from tasks.detection import DetectionTask
+    task = DetectionTask(MobileNetV1(width_mult=0.25), 3, "faster_rcnn", {"min_size": 96, "box_head": "mlp"})
+    with pytest.raises(NotImplementedError, match="Faster R-CNN"):
+        exported_network(task)
 
 
 def _generated_faces_root() -> Path:
