@@ -27,8 +27,8 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from anywhere without installing the suite
 
 from benchmarks.throughput import cpu_model  # noqa: E402
-from tasks.deploy import (LoadedModel, OnnxForward, evaluate_loaded, export_onnx, load_model,  # noqa: E402
-                          sample_images)
+from tasks.deploy import (LoadedModel, OnnxForward, evaluate_loaded, export_onnx, is_detector,  # noqa: E402
+                          load_model, sample_images)
 
 
 def speed_only_checkpoint(overrides: list[str], folder: Path) -> Path:
@@ -87,6 +87,8 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="deploy_bench_"))
     ckpt = Path(args.ckpt) if args.ckpt else speed_only_checkpoint(args.speed_only, work / "run")
     loaded = load_model(ckpt)
+    if is_detector(loaded.model):
+        parser.error("detectors are not covered yet: this benchmark times classifiers (their batch is one tensor)")
     onnx_file = work / "model.onnx"
     export_onnx(loaded.path, onnx_file, int8=True, calibration_images=args.calibration_images,
                 keep_float=args.keep_float)

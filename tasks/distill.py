@@ -122,43 +122,36 @@ class TorchTeacher(Teacher):
 
 
 class OnnxTeacher(Teacher):
-    """An ONNX model run with onnxruntime (CPU): input [B, 3, H, W] float32, first output [B, K]."""
+    """An ONNX model run with onnxruntime (CPU; tasks.deploy.OnnxForward): input [B, 3, H, W] float32, first
+    output [B, K]."""
 
     def __init__(self, path: Path, view: View):
-        import onnxruntime
+        from .deploy import OnnxForward
         self.kind, self.source, self.path, self.view = "onnx", str(path), path, view
         try:
-            self.session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+            self.forward = OnnxForward(path)
         except Exception as err:
             raise TeacherError(f"teacher.path: onnxruntime cannot load {path}: {err}") from None
-        self.input_name = self.session.get_inputs()[0].name
         self.weights_id = file_sha1(path)
 
     def identity(self) -> dict[str, Any]:
         return {"kind": "onnx", "weights": self.weights_id, "view": asdict(self.view)}
 
-    def run(self, images: torch.Tensor) -> torch.Tensor:  # onnxruntime on the CPU, whatever the batch's device
-        array = images.detach().float().cpu().contiguous().numpy()
+    def run(self, images: torch.Tensor) -> torch.Tensor:
         try:
-            out = self.session.run(None, {self.input_name: array})[0]
+            return self.forward(images).float().reshape(len(images), -1)
         except Exception as err:
-            raise TeacherError(f"ONNX teacher {self.path} failed on a batch of shape {list(array.shape)}: "
+            raise TeacherError(f"ONNX teacher {self.path} failed on a batch of shape {list(images.shape)}: "
                                f"{err}") from None
-        return torch.from_numpy(np.asarray(out, dtype=np.float32)).reshape(len(array), -1).to(images.device)
 
     def profile(self, latency_repeats: int) -> dict[str, Any]:
-        import statistics
-        import time
-
         import onnx
+
+        from .deploy import session_latency_ms
         params = sum(int(np.prod(t.dims)) for t in onnx.load(str(self.path)).graph.initializer)
-        example = np.zeros((1, 3, self.view.image_size, self.view.image_size), dtype=np.float32)
-        times = []
-        for _ in range(max(latency_repeats, 1) + 1):
-            start = time.perf_counter()
-            self.session.run(None, {self.input_name: example})
-            times.append((time.perf_counter() - start) * 1000)
-        return {"params": params, "mult_adds": None, "latency_ms": statistics.median(times[1:])}
+        example = torch.zeros(1, 3, self.view.image_size, self.view.image_size)
+        return {"params": params, "mult_adds": None,
+                "latency_ms": session_latency_ms(self.forward, example, latency_repeats)}
 
 
 class OutputsTeacher(Teacher):
