@@ -112,14 +112,79 @@ class SSDWithOnnx:
             return self.ssd.transform.postprocess(detections, batch.image_sizes, original)
 
 
+class RCNNFeatures(torch.nn.Module):
+    """Faster R-CNN's first exported network: backbone (+ FPN) and RPN head on the transformed batch ->
+    (feature maps..., objectness per level..., box deltas per level...)."""
+
+    def __init__(self, rcnn: torch.nn.Module):
+        super().__init__()
+        self.backbone, self.rpn_head = rcnn.backbone, rcnn.rpn.head
+
+    def forward(self, images: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        maps = list(self.backbone(images).values())
+        objectness, deltas = self.rpn_head(maps)
+        return (*maps, *objectness, *deltas)
+
+
+class RCNNBoxHead(torch.nn.Module):
+    """Faster R-CNN's second exported network: box head and predictor on RoIAlign's crops -> (class logits,
+    box regression)."""
+
+    def __init__(self, rcnn: torch.nn.Module):
+        super().__init__()
+        self.box_head, self.predictor = rcnn.roi_heads.box_head, rcnn.roi_heads.box_predictor
+
+    def forward(self, crops: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.predictor(self.box_head(crops))
+
+
+class RCNNWithOnnx:
+    """Stands in for a Faster R-CNN DetectionTask's forward: torchvision's transform, anchors, proposal decoding
+    and NMS, RoIAlign and detection post-processing around the two exported networks."""
+
+    def __init__(self, rcnn: torch.nn.Module, path: Path, head_path: Path, threads: int | None = None):
+        self.rcnn = rcnn.eval()
+        with torch.inference_mode():
+            self.names = list(rcnn.backbone(torch.zeros(1, 3, 64, 64)).keys())
+        self.features = OnnxForward(path, threads, outputs=3 * len(self.names))
+        self.head = OnnxForward(head_path, threads, outputs=2)
+
+    def __call__(self, images, targets=None):
+        from collections import OrderedDict
+
+        from torchvision.models.detection.rpn import concat_box_prediction_layers
+        images = list(images) if isinstance(images, torch.Tensor) else images
+        original = [tuple(img.shape[-2:]) for img in images]
+        rpn, roi_heads, levels = self.rcnn.rpn, self.rcnn.roi_heads, len(self.names)
+        with torch.inference_mode():
+            batch, _ = self.rcnn.transform(images)
+            outputs = self.features(batch.tensors)
+            maps, objectness, deltas = outputs[:levels], list(outputs[levels:2 * levels]), list(outputs[2 * levels:])
+            features = OrderedDict(zip(self.names, maps))
+            anchors = rpn.anchor_generator(batch, list(maps))
+            per_level = [o[0].numel() for o in objectness]
+            objectness, deltas = concat_box_prediction_layers(objectness, deltas)
+            proposals = rpn.box_coder.decode(deltas, anchors).view(len(anchors), -1, 4)
+            boxes, _ = rpn.filter_proposals(proposals, objectness, batch.image_sizes, per_level)
+            crops = roi_heads.box_roi_pool(features, boxes, batch.image_sizes)
+            if len(crops):
+                logits, regression = self.head(crops)
+            else:
+                logits = crops.new_zeros(0, roi_heads.box_predictor.cls_score.out_features)
+                regression = crops.new_zeros(0, roi_heads.box_predictor.bbox_pred.out_features)
+            found = roi_heads.postprocess_detections(logits, regression, boxes, batch.image_sizes)
+            detections = [{"boxes": b, "scores": s, "labels": c} for b, s, c in zip(*found)]
+            return self.rcnn.transform.postprocess(detections, batch.image_sizes, original)
+
+
 def exported_network(model: torch.nn.Module) -> torch.nn.Module:
-    """What export.py writes to ONNX: the task module itself (classifiers), or a detector's network."""
+    """What export.py writes to ONNX: the task module itself (classifiers), or a detector's network (Faster
+    R-CNN: its first network; the box head goes to a second file)."""
     if not is_detector(model):
         return model
-    if model.hparams.get("architecture") != "ssd":
-        raise NotImplementedError("ONNX export of Faster R-CNN is not implemented yet (its region proposals and "
-                                  "RoIAlign sit between two networks); SSD exports")
-    return SSDNetwork(model.detector)
+    network = RCNNFeatures(model.detector) if model.hparams.get("architecture") == "faster_rcnn" \
+        else SSDNetwork(model.detector)
+    return network.eval()  # a new wrapper starts in training mode, which exporters restore after tracing
 
 
 def onnx_metadata(path: Path) -> dict[str, str]:
@@ -144,7 +209,10 @@ def load_model(path: str | Path) -> LoadedModel:
                               f"model from elsewhere can serve as a distillation teacher: teacher=onnx)")
     config, hyper_parameters = json.loads(meta["suite_config"]), json.loads(meta["hyper_parameters"])
     model = build_task_model(config, hyper_parameters, str(path)).eval()
-    model.forward = SSDWithOnnx(model.detector, path) if is_detector(model) else OnnxForward(path)
+    if "box_head_file" in meta:
+        model.forward = RCNNWithOnnx(model.detector, path, path.with_name(meta["box_head_file"]))
+    else:
+        model.forward = SSDWithOnnx(model.detector, path) if is_detector(model) else OnnxForward(path)
     return LoadedModel(model, config, path, "onnx")
 
 
@@ -232,8 +300,8 @@ def sample_images(loaded: LoadedModel, split: str, count: int) -> torch.Tensor:
     picked = [paths[int(i)] for i in np.linspace(0, len(paths) - 1, min(count, len(paths)))]
     transform = preprocess(loaded)
     images = [transform(load_rgb(p)) for p in picked]
-    if is_detector(loaded.model):  # the exported network's input: resized and normalised by the SSD transform
-        with torch.inference_mode():
+    if is_detector(loaded.model):  # the exported network's input: resized and normalised by the detector's transform
+        with torch.no_grad():  # (not inference_mode: the exporter traces these tensors)
             return loaded.model.detector.eval().transform(images)[0].tensors
     return torch.stack(images)
 
@@ -253,11 +321,23 @@ def export_onnx(ckpt: str | Path, output: str | Path | None = None, int8: bool =
     output = Path(output) if output else loaded.path.parent.parent / "export" / "model.onnx"
     output.parent.mkdir(parents=True, exist_ok=True)
     examples = sample_images(loaded, "test", check_images)
-    names = ["bbox_regression", "cls_logits"] if is_detector(loaded.model) else ["outputs"]
-    torch.onnx.export(model, (examples,), str(output), dynamo=True, external_data=False,
-                      input_names=["images"], output_names=names, opset_version=opset,
-                      dynamic_shapes=({0: torch.export.Dim("batch", min=1)},))
-    _write_metadata(output, loaded)
+    rcnn = isinstance(model, RCNNFeatures)
+    if rcnn:  # images of any size: the legacy exporter keeps height and width dynamic without shape guards
+        if int8:
+            raise NotImplementedError("int8 export of Faster R-CNN is not implemented (fp32 only)")
+        torch.onnx.export(model, (examples,), str(output), dynamo=False, input_names=["images"],
+                          dynamic_axes={"images": {0: "batch", 2: "height", 3: "width"}}, opset_version=17)
+        head_file = output.with_name(output.stem + ".box_head.onnx")
+        crops = torch.randn(5, *_crop_shape(loaded.model.detector))
+        torch.onnx.export(RCNNBoxHead(loaded.model.detector).eval(), (crops,), str(head_file), dynamo=False,
+                          input_names=["crops"], output_names=["class_logits", "box_regression"],
+                          dynamic_axes={"crops": {0: "boxes"}}, opset_version=17)
+    else:
+        names = ["bbox_regression", "cls_logits"] if is_detector(loaded.model) else ["outputs"]
+        torch.onnx.export(model, (examples,), str(output), dynamo=True, external_data=False,
+                          input_names=["images"], output_names=names, opset_version=opset,
+                          dynamic_shapes=({0: torch.export.Dim("batch", min=1)},))
+    _write_metadata(output, loaded, box_head_file=head_file.name if rcnn else None)
     with torch.inference_mode():
         reference = model(examples)
     report: dict[str, Any] = {"onnx": str(output), "onnx_max_abs_diff": _max_diff(output, examples, reference)}
@@ -290,7 +370,14 @@ def _max_diff(path: Path, images: torch.Tensor, reference) -> float:
     return max(float((g - r).abs().max()) for g, r in zip(got, reference))
 
 
-def _write_metadata(path: Path, loaded: LoadedModel) -> None:
+def _crop_shape(rcnn: torch.nn.Module) -> tuple[int, int, int]:
+    """(channels, side, side) of the RoIAlign crops Faster R-CNN's box head takes."""
+    side = rcnn.roi_heads.box_roi_pool.output_size
+    side = side[0] if isinstance(side, (tuple, list)) else side
+    return rcnn.backbone.out_channels, side, side
+
+
+def _write_metadata(path: Path, loaded: LoadedModel, box_head_file: str | None = None) -> None:
     """The run's config, the task's hyper-parameters and the preprocessing, as ONNX metadata_props."""
     import onnx
     model = onnx.load(str(path))
@@ -299,6 +386,8 @@ def _write_metadata(path: Path, loaded: LoadedModel) -> None:
             "task": loaded.config["task_name"], "class_names": json.dumps(getattr(loaded.model, "class_names", None)),
             "image_size": json.dumps(data["image_size"]), "crop_fraction": json.dumps(data.get("eval_crop_fraction")),
             "mean": json.dumps(data.get("mean")), "std": json.dumps(data.get("std"))}
+    if box_head_file:
+        meta["box_head_file"] = box_head_file
     del model.metadata_props[:]
     for key, value in meta.items():
         model.metadata_props.add(key=key, value=value)
