@@ -1,9 +1,9 @@
 """Export a trained model: `python export.py ckpt=<run dir | .ckpt> format=onnx [int8=true]`.
 
 Writes <run dir>/export/model.onnx (dynamic batch axis, checked against PyTorch on real test images, the run's
-config, class names and preprocessing in its metadata) and with int8=true model.int8.onnx (onnxruntime static
-quantization calibrated on calibration_images training images; keep_float=[first_conv,classifier] keeps those
-layers in float).
+config, class names and preprocessing in its metadata; Faster R-CNN adds model.box_head.onnx) and with int8=true
+model.int8.onnx (onnxruntime static quantization calibrated on calibration_images training images;
+keep_float=[first_conv,classifier,heads] keeps those layers in float; heads: a detector's prediction heads).
 """
 import json
 import sys

@@ -313,7 +313,8 @@ def export_onnx(ckpt: str | Path, output: str | Path | None = None, int8: bool =
     PyTorch on real test images (max abs difference, bounded by `tolerance` x the outputs' scale), and with `int8`
     also write a statically quantized copy (QDQ, per-channel int8 weights, int8 activations calibrated on
     `calibration_images` training images; the nodes named by `keep_float` stay in float: "first_conv",
-    "classifier", or ONNX node names)."""
+    "classifier", "heads" (the convolutions nearest the outputs: a detector's prediction heads), or ONNX node
+    names)."""
     loaded = load_model(ckpt)
     if loaded.format != "checkpoint":
         raise CheckpointError(f"ckpt={loaded.path}: export needs a .ckpt (or a run folder), not an ONNX file")
@@ -394,6 +395,23 @@ def _write_metadata(path: Path, loaded: LoadedModel, box_head_file: str | None =
     onnx.save(model, str(path))
 
 
+def _output_convs(graph) -> list[str]:
+    """The convolutions nearest the graph's outputs (a detector's prediction heads): walking back from every
+    output through anything but a convolution."""
+    producer = {out: node for node in graph.node for out in node.output}
+    found, seen, stack = [], set(), [o.name for o in graph.output]
+    while stack:
+        node = producer.get(stack.pop())
+        if node is None or node.name in seen:
+            continue
+        seen.add(node.name)
+        if node.op_type == "Conv":
+            found.append(node.name)
+        else:
+            stack.extend(node.input)
+    return found
+
+
 def quantize_int8(source: Path, target: Path, calibration: torch.Tensor, keep_float: Sequence[str]) -> list[str]:
     """onnxruntime static quantization (QDQ, per-channel weights, S8S8) after its pre-processing; returns the
     nodes kept in float."""
@@ -402,13 +420,15 @@ def quantize_int8(source: Path, target: Path, calibration: torch.Tensor, keep_fl
                                           quantize_static)
     prepared = target.with_name(target.stem + ".prepared.onnx")
     quant_pre_process(str(source), str(prepared))
-    nodes = onnx.load(str(prepared)).graph.node
+    graph = onnx.load(str(prepared)).graph
+    nodes = graph.node
     named = {"first_conv": [n.name for n in nodes if n.op_type == "Conv"][:1],
-             "classifier": [n.name for n in nodes if n.op_type in ("Gemm", "MatMul")][-1:]}
+             "classifier": [n.name for n in nodes if n.op_type in ("Gemm", "MatMul")][-1:],
+             "heads": _output_convs(graph)}
     excluded = [name for key in keep_float for name in named.get(key, [key])]
     unknown = sorted(set(excluded) - {n.name for n in nodes})
     if unknown:
-        raise ValueError(f"keep_float: no node named {unknown} (use first_conv, classifier or ONNX node names)")
+        raise ValueError(f"keep_float: no node named {unknown} (use first_conv, classifier, heads or ONNX node names)")
 
     class Reader(CalibrationDataReader):
         def __init__(self):

@@ -83,8 +83,10 @@ def test_predict_and_eval_for_attributes_and_detection(tmp_path):
                .read_text().splitlines()]
     assert len(records) == 1 and "detections" in records[0]
     # SSD exports its network (backbone, extra layers, heads); anchors, decoding and NMS run around it in torch
-    report = export_onnx(ssd["run_dir"], tmp_path / "ssd.onnx", check_images=3)
+    report = export_onnx(ssd["run_dir"], tmp_path / "ssd.onnx", check_images=3, int8=True, calibration_images=4,
+                         keep_float=["heads"])
     assert report["onnx_max_abs_diff"] < 1e-3
+    assert len(report["int8_float_nodes"]) >= 4  # a classification and a box conv per feature map stay float
     onnx_eval = evaluate(tmp_path / "ssd.onnx", output_dir=tmp_path / "ssd_onnx_eval", latency_repeats=1)
     assert onnx_eval["metrics"]["AP"] == pytest.approx(ssd["metrics"]["AP"], abs=0.005)
     image = torch.rand(3, 100, 120)
