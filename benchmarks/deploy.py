@@ -7,9 +7,11 @@ Formats: PyTorch eager (as loaded), PyTorch with BatchNorm folded and channels-l
 interleaved rounds (the order rotates), so slow phases of the machine hit every format alike.
 
     python benchmarks/deploy.py --ckpt outputs/dogs/<date_time>            # a trained run: metrics and speed
+    python benchmarks/deploy.py --ckpt outputs/ssd/<date_time> --batch 8   # detectors: the network is timed
     python benchmarks/deploy.py --speed-only backbone=mobilenet_v1 data.image_size=224   # alpha 1 @ 224, untrained:
                                                                                           # speed only
-Detectors are not covered yet (export.py does not export them).
+Detectors: the metric is COCO AP through each format's full pipeline; the speed is the exported network's alone
+(backbone, extra layers, heads on already resized images; Faster R-CNN: backbone and RPN head, fp32 only).
 """
 from __future__ import annotations
 
@@ -27,8 +29,8 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from anywhere without installing the suite
 
 from benchmarks.throughput import cpu_model  # noqa: E402
-from tasks.deploy import (LoadedModel, OnnxForward, evaluate_loaded, export_onnx, is_detector,  # noqa: E402
-                          load_model, sample_images)
+from tasks.deploy import (LoadedModel, OnnxForward, evaluate_loaded, export_onnx, exported_network,  # noqa: E402
+                          is_detector, load_model, sample_images)
 
 
 def speed_only_checkpoint(overrides: list[str], folder: Path) -> Path:
@@ -72,7 +74,7 @@ def time_call(run, images: torch.Tensor) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--ckpt", help="a trained run folder or .ckpt (classification or attributes)")
+    parser.add_argument("--ckpt", help="a trained run folder or .ckpt (any task)")
     parser.add_argument("--speed-only", nargs="*", metavar="OVERRIDE",
                         help="time an untrained dogs model with these config overrides instead of --ckpt")
     parser.add_argument("--threads", type=int, default=2)
@@ -87,19 +89,18 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="deploy_bench_"))
     ckpt = Path(args.ckpt) if args.ckpt else speed_only_checkpoint(args.speed_only, work / "run")
     loaded = load_model(ckpt)
-    if is_detector(loaded.model):
-        parser.error("detectors are not covered yet: this benchmark times classifiers (their batch is one tensor)")
+    detector = is_detector(loaded.model)
+    rcnn = detector and loaded.model.hparams.get("architecture") == "faster_rcnn"
     onnx_file = work / "model.onnx"
-    export_onnx(loaded.path, onnx_file, int8=True, calibration_images=args.calibration_images,
+    export_onnx(loaded.path, onnx_file, int8=not rcnn, calibration_images=args.calibration_images,
                 keep_float=args.keep_float)
     int8_file = onnx_file.with_name("model.int8.onnx")
     formats = {"PyTorch eager": loaded, "PyTorch BN folded + channels_last": folded(loaded),
-               "ONNX fp32": load_model(onnx_file), "ONNX int8": load_model(int8_file)}
-    for entry in formats.values():
-        if entry.format == "onnx":
-            entry.model.forward = OnnxForward(entry.path, threads=args.threads)
-    sizes = {"PyTorch eager": loaded.path.stat().st_size, "PyTorch BN folded + channels_last": None,
-             "ONNX fp32": onnx_file.stat().st_size, "ONNX int8": int8_file.stat().st_size}
+               "ONNX fp32": load_model(onnx_file)}
+    if not rcnn:  # Faster R-CNN exports in fp32 only
+        formats["ONNX int8"] = load_model(int8_file)
+    sizes = {"PyTorch eager": loaded.path.stat().st_size, "ONNX fp32": onnx_file.stat().st_size,
+             "ONNX int8": int8_file.stat().st_size if int8_file.is_file() else None}
 
     metrics = {}
     if args.ckpt:
@@ -116,7 +117,10 @@ def main() -> None:
     batch = sample_images(loaded, "test", args.batch)
     if len(batch) < args.batch:
         batch = batch.repeat((args.batch + len(batch) - 1) // len(batch), 1, 1, 1)[:args.batch]
-    runs = {name: entry.model for name, entry in formats.items()}
+    # timed: the exported network alone (a detector's: without its pre- and post-processing, which all formats share)
+    outputs = 3 * len(exported_network(loaded.model).backbone(batch[:1])) if rcnn else (2 if detector else 1)
+    runs = {name: (OnnxForward(entry.path, threads=args.threads, outputs=outputs) if entry.format == "onnx"
+                   else exported_network(entry.model)) for name, entry in formats.items()}
     runs["timm mobilenetv1_100 eager"] = timm_baseline()
     channels_last = {"PyTorch BN folded + channels_last"}
     inputs = {name: (batch.contiguous(memory_format=torch.channels_last) if name in channels_last else batch)
@@ -133,7 +137,7 @@ def main() -> None:
                 throughput[name].append(args.batch / seconds)
                 latency[name].append(one * 1000)
     baseline = statistics.median(throughput["timm mobilenetv1_100 eager"])
-    headline = "top1" if metrics and "top1" in metrics["PyTorch eager"] else ("mean_ap" if metrics else None)
+    headline = next((k for k in ("top1", "mean_ap", "AP") if k in metrics.get("PyTorch eager", {})), None)
 
     print(f"\n{loaded.config['task_name']} / {Path(ckpt)} @ {size} px, {params / 1e6:.2f} M params, "
           f"{mult_adds / 1e6:.1f} M mult-adds; {args.threads} threads, batch {args.batch}, {args.rounds} rounds; "
