@@ -7,9 +7,11 @@ import sys
 
 from tasks.deploy import evaluate, parse_args
 
-USAGE = "python eval.py ckpt=<run dir | .ckpt | .onnx> [output_dir=<dir>] [latency_repeats=20] [data.<key>=<value> ...]"
+USAGE = ("python eval.py ckpt=<run dir | .ckpt | .onnx> [output_dir=<dir>] [latency_repeats=20] "
+         "[runtime=onnxruntime|openvino] [data.<key>=<value> ...]")
 
 if __name__ == "__main__":
-    options, overrides = parse_args(sys.argv[1:], {"ckpt": "???", "output_dir": None, "latency_repeats": 20}, USAGE,
+    options, overrides = parse_args(sys.argv[1:], {"ckpt": "???", "output_dir": None, "latency_repeats": 20,
+                                                      "runtime": "onnxruntime"}, USAGE,
                                     passthrough=("data", "trainer", "seed"))
-    evaluate(options["ckpt"], overrides, options["output_dir"], options["latency_repeats"])
+    evaluate(options["ckpt"], overrides, options["output_dir"], options["latency_repeats"], options["runtime"])

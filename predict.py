@@ -8,9 +8,9 @@ import sys
 from tasks.deploy import parse_args, predict
 
 USAGE = ("python predict.py ckpt=<run dir | .ckpt | .onnx> source=<image | folder | glob> [output_dir=<dir>] "
-         "[top_k=5] [threshold=0.5] [batch_size=16]")
+         "[top_k=5] [threshold=0.5] [batch_size=16] [runtime=onnxruntime|openvino]")
 
 if __name__ == "__main__":
     options, _ = parse_args(sys.argv[1:], {"ckpt": "???", "source": "???", "output_dir": None, "top_k": 5,
-                                           "threshold": 0.5, "batch_size": 16}, USAGE)
+                                           "threshold": 0.5, "batch_size": 16, "runtime": "onnxruntime"}, USAGE)
     predict(**options)

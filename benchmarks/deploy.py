@@ -3,7 +3,8 @@ PyTorch eager fp32, CPU batch-1 latency, batch-32 throughput and its ratio to ti
 the same resolution (timed in the same rounds).
 
 Formats: PyTorch eager (as loaded), PyTorch with BatchNorm folded and channels-last, ONNX fp32 and ONNX int8
-(onnxruntime, export.py's path: the files are exported into a temporary folder). Speeds are medians over
+(onnxruntime, export.py's path: the files are exported into a temporary folder), and the same two files run by
+OpenVINO when the optional extra is installed (`pip install openvino`). Speeds are medians over
 interleaved rounds (the order rotates), so slow phases of the machine hit every format alike.
 
     python benchmarks/deploy.py --ckpt outputs/dogs/<date_time>            # a trained run: metrics and speed
@@ -18,6 +19,7 @@ from __future__ import annotations
 import argparse
 import copy
 import datetime
+import importlib.util
 import statistics
 import sys
 import tempfile
@@ -99,6 +101,11 @@ def main() -> None:
                "ONNX fp32": load_model(onnx_file)}
     if not rcnn:  # Faster R-CNN exports in fp32 only
         formats["ONNX int8"] = load_model(int8_file)
+    runtime = {name: "onnxruntime" for name in formats}
+    if importlib.util.find_spec("openvino"):  # the optional extra: the same files run by OpenVINO
+        for name in [n for n in formats if n.startswith("ONNX")]:
+            label = name.replace("ONNX", "OpenVINO")
+            formats[label], runtime[label] = load_model(formats[name].path, "openvino"), "openvino"
     sizes = {"PyTorch eager": loaded.path.stat().st_size, "ONNX fp32": onnx_file.stat().st_size,
              "ONNX int8": int8_file.stat().st_size if int8_file.is_file() else None}
 
@@ -119,7 +126,7 @@ def main() -> None:
         batch = batch.repeat((args.batch + len(batch) - 1) // len(batch), 1, 1, 1)[:args.batch]
     # timed: the exported network alone (a detector's: without its pre- and post-processing, which all formats share)
     outputs = 3 * len(exported_network(loaded.model).backbone(batch[:1])) if rcnn else (2 if detector else 1)
-    runs = {name: (OnnxForward(entry.path, threads=args.threads, outputs=outputs) if entry.format == "onnx"
+    runs = {name: (OnnxForward(entry.path, args.threads, outputs, runtime[name]) if entry.format == "onnx"
                    else exported_network(entry.model)) for name, entry in formats.items()}
     runs["timm mobilenetv1_100 eager"] = timm_baseline()
     channels_last = {"PyTorch BN folded + channels_last"}

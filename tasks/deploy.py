@@ -55,12 +55,27 @@ def resolve_model_path(path: str | Path) -> Path:
     return path
 
 
-class OnnxForward:
-    """Stands in for a task module's forward: runs the exported network with onnxruntime (CPU)."""
+RUNTIMES = ("onnxruntime", "openvino")
 
-    def __init__(self, path: Path, threads: int | None = None, outputs: int = 1):
+
+class OnnxForward:
+    """Stands in for a task module's forward: runs the exported network on the CPU with onnxruntime, or with
+    OpenVINO (an optional extra: `pip install openvino`; it reads the same .onnx file, int8 QDQ ones included)."""
+
+    def __init__(self, path: Path, threads: int | None = None, outputs: int = 1, runtime: str = "onnxruntime"):
+        if runtime not in RUNTIMES:
+            raise ValueError(f"runtime must be one of {RUNTIMES}, got {runtime!r}")
+        self.outputs, self.runtime = outputs, runtime
+        if runtime == "openvino":
+            try:
+                import openvino
+            except ImportError:
+                raise ImportError("runtime=openvino needs the optional extra: pip install openvino") from None
+            # f32: on CPUs with bfloat16 units OpenVINO would otherwise compute in bf16 (its default hint)
+            config = {"INFERENCE_PRECISION_HINT": "f32", **({"INFERENCE_NUM_THREADS": threads} if threads else {})}
+            self.compiled = openvino.Core().compile_model(openvino.convert_model(str(path)), "CPU", config)
+            return
         import onnxruntime
-        self.outputs = outputs
         options = onnxruntime.SessionOptions()
         if threads:
             options.intra_op_num_threads = threads
@@ -68,7 +83,12 @@ class OnnxForward:
         self.input_name = self.session.get_inputs()[0].name
 
     def __call__(self, images: torch.Tensor):
-        out = self.session.run(None, {self.input_name: images.detach().float().cpu().contiguous().numpy()})
+        array = images.detach().float().cpu().contiguous().numpy()
+        if self.runtime == "openvino":
+            result = self.compiled(array)
+            out = [result[i] for i in range(len(self.compiled.outputs))]
+        else:
+            out = self.session.run(None, {self.input_name: array})
         tensors = [torch.from_numpy(np.asarray(o)).to(images.device) for o in out[:self.outputs]]
         return tensors[0] if self.outputs == 1 else tuple(tensors)
 
@@ -93,8 +113,8 @@ class SSDWithOnnx:
     """Stands in for a DetectionTask's forward: torchvision's SSD transform, anchors and post-processing (box
     decoding, score threshold, NMS) around the exported network run by onnxruntime."""
 
-    def __init__(self, ssd: torch.nn.Module, path: Path, threads: int | None = None):
-        self.ssd, self.network = ssd.eval(), OnnxForward(path, threads, outputs=2)
+    def __init__(self, ssd: torch.nn.Module, path: Path, runtime: str = "onnxruntime"):
+        self.ssd, self.network = ssd.eval(), OnnxForward(path, outputs=2, runtime=runtime)
         self.feature_shapes: list[torch.Size] | None = None
 
     def __call__(self, images, targets=None):
@@ -142,12 +162,12 @@ class RCNNWithOnnx:
     """Stands in for a Faster R-CNN DetectionTask's forward: torchvision's transform, anchors, proposal decoding
     and NMS, RoIAlign and detection post-processing around the two exported networks."""
 
-    def __init__(self, rcnn: torch.nn.Module, path: Path, head_path: Path, threads: int | None = None):
+    def __init__(self, rcnn: torch.nn.Module, path: Path, head_path: Path, runtime: str = "onnxruntime"):
         self.rcnn = rcnn.eval()
         with torch.inference_mode():
             self.names = list(rcnn.backbone(torch.zeros(1, 3, 64, 64)).keys())
-        self.features = OnnxForward(path, threads, outputs=3 * len(self.names))
-        self.head = OnnxForward(head_path, threads, outputs=2)
+        self.features = OnnxForward(path, outputs=3 * len(self.names), runtime=runtime)
+        self.head = OnnxForward(head_path, outputs=2, runtime=runtime)
 
     def __call__(self, images, targets=None):
         from collections import OrderedDict
@@ -196,8 +216,9 @@ def onnx_metadata(path: Path) -> dict[str, str]:
     return {p.key: p.value for p in model.metadata_props}
 
 
-def load_model(path: str | Path) -> LoadedModel:
-    """The model behind `ckpt=` (see resolve_model_path), ready for evaluation or prediction."""
+def load_model(path: str | Path, runtime: str = "onnxruntime") -> LoadedModel:
+    """The model behind `ckpt=` (see resolve_model_path), ready for evaluation or prediction; an ONNX file runs
+    with `runtime` (onnxruntime or openvino)."""
     path = resolve_model_path(path)
     if path.suffix == ".ckpt":
         model, config = load_task_model(path)
@@ -210,9 +231,11 @@ def load_model(path: str | Path) -> LoadedModel:
     config, hyper_parameters = json.loads(meta["suite_config"]), json.loads(meta["hyper_parameters"])
     model = build_task_model(config, hyper_parameters, str(path)).eval()
     if "box_head_file" in meta:
-        model.forward = RCNNWithOnnx(model.detector, path, path.with_name(meta["box_head_file"]))
+        model.forward = RCNNWithOnnx(model.detector, path, path.with_name(meta["box_head_file"]), runtime)
+    elif is_detector(model):
+        model.forward = SSDWithOnnx(model.detector, path, runtime)
     else:
-        model.forward = SSDWithOnnx(model.detector, path) if is_detector(model) else OnnxForward(path)
+        model.forward = OnnxForward(path, runtime=runtime)
     return LoadedModel(model, config, path, "onnx")
 
 
@@ -234,10 +257,10 @@ def preprocess(loaded: LoadedModel) -> v2.Compose:
 
 # ---------------------------------------------------------------------------------------------------- evaluate
 def evaluate(ckpt: str | Path, overrides: Sequence[str] = (), output_dir: str | Path | None = None,
-             latency_repeats: int = 20) -> dict[str, Any]:
+             latency_repeats: int = 20, runtime: str = "onnxruntime") -> dict[str, Any]:
     """Test a trained model (checkpoint or ONNX) on its run's test split, or on data given by `data.*` overrides,
     with its task's metrics; writes results.json (train.py's keys) into `output_dir`."""
-    return evaluate_loaded(load_model(ckpt), overrides, output_dir, latency_repeats)
+    return evaluate_loaded(load_model(ckpt, runtime), overrides, output_dir, latency_repeats)
 
 
 def evaluate_loaded(loaded: LoadedModel, overrides: Sequence[str] = (), output_dir: str | Path | None = None,
@@ -465,14 +488,14 @@ def list_sources(source: str | Path) -> list[Path]:
 
 
 def predict(ckpt: str | Path, source: str | Path, output_dir: str | Path | None = None, top_k: int = 5,
-            threshold: float = 0.5, batch_size: int = 16) -> Path:
+            threshold: float = 0.5, batch_size: int = 16, runtime: str = "onnxruntime") -> Path:
     """Predict every readable image of `source`; writes predictions.jsonl (and annotated images for detectors)
     into `output_dir`, reports unreadable files and skips them, prints ms per image. Returns the JSONL path."""
     from torchvision.io import write_png
     from torchvision.utils import draw_bounding_boxes
 
     from data.decoded import load_rgb
-    loaded = load_model(ckpt)
+    loaded = load_model(ckpt, runtime)
     model, transform, detector = loaded.model.cpu(), preprocess(loaded), is_detector(loaded.model)
     out = Path(output_dir) if output_dir else Path("predictions") / time.strftime("%Y-%m-%d_%H-%M-%S")
     out.mkdir(parents=True, exist_ok=True)

@@ -50,6 +50,14 @@ def test_eval_reproduces_the_run_and_onnx_matches(dogs_run, tmp_path):
     assert loaded.model.class_names == load_model(run_dir).model.class_names and len(loaded.model.class_names) == 4
 
 
+def test_onnx_runs_in_openvino(dogs_run, tmp_path):
+    """The optional OpenVINO runtime (in requirements-dev.txt) runs the exported file with the same metrics."""
+    pytest.importorskip("openvino")
+    export_onnx(dogs_run["run_dir"], tmp_path / "model.onnx", check_images=2)
+    openvino = evaluate(tmp_path / "model.onnx", output_dir=tmp_path / "ov", latency_repeats=1, runtime="openvino")
+    assert openvino["metrics"]["top1"] == pytest.approx(dogs_run["metrics"]["top1"], abs=1e-3)
+
+
 def test_predict_folder_names_classes_and_skips_unreadable(dogs_run, tmp_path):
     from PIL import Image
     source = tmp_path / "photos"
