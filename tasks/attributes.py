@@ -161,7 +161,9 @@ class AttributeTask(TaskModule):
                 dm = self.trainer.datamodule
                 teacher = self._teacher().to(images.device)
                 outputs = teacher.run(resize_for(teacher.view, images, dm.mean, dm.std))
-                order = output_order(teacher, self.class_names, "the data")
+                if not hasattr(self, "_online_order"):  # which teacher output is which attribute: once
+                    self._online_order = output_order(teacher, self.class_names, "the data")
+                order = self._online_order
                 soft = self.teacher_probabilities(outputs if order is None else outputs[:, order])
             else:
                 soft = self.teacher_targets[targets.cpu()].to(logits.device)

@@ -109,12 +109,8 @@ class TorchTeacher(Teacher):
         return self.model(images).float()
 
     def profile(self, latency_repeats: int) -> dict[str, Any]:
-        from backbone.complexity import count_mult_adds, count_params, measure_latency_ms
-        import copy
-        model = copy.deepcopy(self.model).cpu().eval()
-        example = torch.zeros(1, 3, self.view.image_size, self.view.image_size)
-        return {"params": count_params(model), "mult_adds": count_mult_adds(model, example),
-                "latency_ms": measure_latency_ms(model, example, repeats=latency_repeats)}
+        from .runner import profile
+        return profile(self.model, self.view.image_size, latency_repeats)
 
     def to(self, device: torch.device) -> "TorchTeacher":
         self.model.to(device)
@@ -289,11 +285,10 @@ def build_teacher(spec: dict[str, Any], num_outputs: int) -> Teacher:
 
 def _onnx_declared(path: Path) -> dict[str, Any]:
     """The view an ONNX file declares in its metadata (this suite's export writes it), if any."""
-    import onnx
-    meta = {p.key: p.value for p in onnx.load(str(path), load_external_data=False).metadata_props}
-    declared = {k: json.loads(meta[k]) for k in ("image_size", "crop_fraction", "mean", "std", "class_names")
-                if k in meta}
-    return declared
+    from .deploy import onnx_metadata
+    meta = onnx_metadata(path)
+    return {k: json.loads(meta[k]) for k in ("image_size", "crop_fraction", "mean", "std", "class_names")
+            if k in meta and meta[k] != "null"}
 
 
 def _timm_teacher(spec: dict[str, Any], num_outputs: int) -> TorchTeacher:
