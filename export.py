@@ -2,8 +2,9 @@
 
 Writes <run dir>/export/model.onnx (dynamic batch axis, checked against PyTorch on real test images, the run's
 config, class names and preprocessing in its metadata; Faster R-CNN adds model.box_head.onnx) and with int8=true
-model.int8.onnx (onnxruntime static quantization calibrated on calibration_images training images;
-keep_float=[first_conv,classifier,heads] keeps those layers in float; heads: a detector's prediction heads).
+model.int8.onnx (onnxruntime static quantization calibrated on calibration_images training images; Faster R-CNN
+adds model.int8.box_head.onnx; keep_float=[first_conv,classifier,heads] keeps those layers in float; heads: the
+layers nearest the outputs, a detector's prediction heads).
 """
 import json
 import sys

@@ -12,7 +12,7 @@ interleaved rounds (the order rotates), so slow phases of the machine hit every 
     python benchmarks/deploy.py --speed-only backbone=mobilenet_v1 data.image_size=224   # alpha 1 @ 224, untrained:
                                                                                           # speed only
 Detectors: the metric is COCO AP through each format's full pipeline; the speed is the exported network's alone
-(backbone, extra layers, heads on already resized images; Faster R-CNN: backbone and RPN head, fp32 only).
+(backbone, extra layers, heads on already resized images; Faster R-CNN: backbone and RPN head).
 """
 from __future__ import annotations
 
@@ -94,20 +94,21 @@ def main() -> None:
     detector = is_detector(loaded.model)
     rcnn = detector and loaded.model.hparams.get("architecture") == "faster_rcnn"
     onnx_file = work / "model.onnx"
-    export_onnx(loaded.path, onnx_file, int8=not rcnn, calibration_images=args.calibration_images,
+    export_onnx(loaded.path, onnx_file, int8=True, calibration_images=args.calibration_images,
                 keep_float=args.keep_float)
     int8_file = onnx_file.with_name("model.int8.onnx")
     formats = {"PyTorch eager": loaded, "PyTorch BN folded + channels_last": folded(loaded),
-               "ONNX fp32": load_model(onnx_file)}
-    if not rcnn:  # Faster R-CNN exports in fp32 only
-        formats["ONNX int8"] = load_model(int8_file)
+               "ONNX fp32": load_model(onnx_file), "ONNX int8": load_model(int8_file)}
     runtime = {name: "onnxruntime" for name in formats}
     if importlib.util.find_spec("openvino"):  # the optional extra: the same files run by OpenVINO
         for name in [n for n in formats if n.startswith("ONNX")]:
             label = name.replace("ONNX", "OpenVINO")
             formats[label], runtime[label] = load_model(formats[name].path, "openvino"), "openvino"
     sizes = {"PyTorch eager": loaded.path.stat().st_size, "ONNX fp32": onnx_file.stat().st_size,
-             "ONNX int8": int8_file.stat().st_size if int8_file.is_file() else None}
+             "ONNX int8": int8_file.stat().st_size}
+    if rcnn:  # and the box head's file
+        sizes["ONNX fp32"] += onnx_file.with_name("model.box_head.onnx").stat().st_size
+        sizes["ONNX int8"] += int8_file.with_name("model.int8.box_head.onnx").stat().st_size
 
     metrics = {}
     if args.ckpt:

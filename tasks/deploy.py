@@ -313,9 +313,10 @@ def session_latency_ms(run, example: torch.Tensor, repeats: int) -> float:
 
 
 # ------------------------------------------------------------------------------------------------------ export
-def sample_images(loaded: LoadedModel, split: str, count: int) -> torch.Tensor:
+def sample_images(loaded: LoadedModel, split: str, count: int, network_input: bool = True):
     """`count` images of the run's data split as the exported network takes them (real images for checks and
-    calibration), spread evenly over the split."""
+    calibration), spread evenly over the split; `network_input=False`: the list of preprocessed images (a
+    detector's input before its own transform)."""
     from hydra.utils import instantiate
 
     from data.decoded import load_rgb
@@ -323,6 +324,8 @@ def sample_images(loaded: LoadedModel, split: str, count: int) -> torch.Tensor:
     picked = [paths[int(i)] for i in np.linspace(0, len(paths) - 1, min(count, len(paths)))]
     transform = preprocess(loaded)
     images = [transform(load_rgb(p)) for p in picked]
+    if not network_input:
+        return images
     if is_detector(loaded.model):  # the exported network's input: resized and normalised by the detector's transform
         with torch.no_grad():  # (not inference_mode: the exporter traces these tensors)
             return loaded.model.detector.eval().transform(images)[0].tensors
@@ -335,9 +338,9 @@ def export_onnx(ckpt: str | Path, output: str | Path | None = None, int8: bool =
     """Export a checkpoint's network to ONNX with a dynamic batch axis and the suite's metadata, check it against
     PyTorch on real test images (max abs difference, bounded by `tolerance` x the outputs' scale), and with `int8`
     also write a statically quantized copy (QDQ, per-channel int8 weights, int8 activations calibrated on
-    `calibration_images` training images; the nodes named by `keep_float` stay in float: "first_conv",
-    "classifier", "heads" (the convolutions nearest the outputs: a detector's prediction heads), or ONNX node
-    names)."""
+    `calibration_images` training images; Faster R-CNN's box head on RoIAlign crops of its proposals on them; the
+    nodes named by `keep_float` stay in float: "first_conv", "classifier", "heads" (the layers nearest the
+    outputs: a detector's prediction heads), or ONNX node names)."""
     loaded = load_model(ckpt)
     if loaded.format != "checkpoint":
         raise CheckpointError(f"ckpt={loaded.path}: export needs a .ckpt (or a run folder), not an ONNX file")
@@ -347,8 +350,6 @@ def export_onnx(ckpt: str | Path, output: str | Path | None = None, int8: bool =
     examples = sample_images(loaded, "test", check_images)
     rcnn = isinstance(model, RCNNFeatures)
     if rcnn:  # images of any size: the legacy exporter keeps height and width dynamic without shape guards
-        if int8:
-            raise NotImplementedError("int8 export of Faster R-CNN is not implemented (fp32 only)")
         torch.onnx.export(model, (examples,), str(output), dynamo=False, input_names=["images"],
                           dynamic_axes={"images": {0: "batch", 2: "height", 3: "width"}}, opset_version=17)
         head_file = output.with_name(output.stem + ".box_head.onnx")
@@ -375,8 +376,13 @@ def export_onnx(ckpt: str | Path, output: str | Path | None = None, int8: bool =
     if int8:
         quantized = output.with_name(output.stem + ".int8.onnx")
         calibration = sample_images(loaded, "train", calibration_images)
-        excluded = quantize_int8(output, quantized, calibration, keep_float)
-        _write_metadata(quantized, loaded)
+        files = [(output, quantized, {"images": calibration})]
+        if rcnn:  # the box head calibrates on the RoIAlign crops of the same training images
+            head_int8 = quantized.with_name(quantized.stem + ".box_head.onnx")
+            crops = _box_head_crops(loaded.model.detector, sample_images(loaded, "train", calibration_images, False))
+            files.append((head_file, head_int8, {"crops": crops}))
+        excluded = quantize_int8(files, keep_float)
+        _write_metadata(quantized, loaded, box_head_file=head_int8.name if rcnn else None)
         report.update({"onnx_int8": str(quantized), "int8_float_nodes": excluded,
                        "int8_max_abs_diff": _max_diff(quantized, examples, reference)})
         print(f"ONNX int8: {quantized} ({quantized.stat().st_size / 1e6:.2f} MB; kept in float: {excluded or 'none'})"
@@ -418,9 +424,9 @@ def _write_metadata(path: Path, loaded: LoadedModel, box_head_file: str | None =
     onnx.save(model, str(path))
 
 
-def _output_convs(graph) -> list[str]:
-    """The convolutions nearest the graph's outputs (a detector's prediction heads): walking back from every
-    output through anything but a convolution."""
+def _output_layers(graph) -> list[str]:
+    """The layers nearest the graph's outputs (a detector's prediction heads, a classifier): convolutions and
+    matrix products met walking back from every output through anything else."""
     producer = {out: node for node in graph.node for out in node.output}
     found, seen, stack = [], set(), [o.name for o in graph.output]
     while stack:
@@ -428,47 +434,71 @@ def _output_convs(graph) -> list[str]:
         if node is None or node.name in seen:
             continue
         seen.add(node.name)
-        if node.op_type == "Conv":
+        if node.op_type in ("Conv", "Gemm", "MatMul"):
             found.append(node.name)
         else:
             stack.extend(node.input)
     return found
 
 
-def quantize_int8(source: Path, target: Path, calibration: torch.Tensor, keep_float: Sequence[str]) -> list[str]:
-    """onnxruntime static quantization (QDQ, per-channel weights, S8S8) after its pre-processing; returns the
-    nodes kept in float."""
+def _box_head_crops(rcnn: torch.nn.Module, images: list[torch.Tensor], per_image: int = 64) -> torch.Tensor:
+    """RoIAlign's crops of Faster R-CNN's own proposals on `images` (`per_image` of each, evenly spaced over the
+    score order): the box head's calibration input."""
+    crops = []
+    hook = rcnn.roi_heads.box_roi_pool.register_forward_hook(lambda module, args, out: crops.append(out))
+    try:
+        with torch.inference_mode():
+            for image in images:
+                rcnn.eval()([image])
+    finally:
+        hook.remove()
+    picked = [c[torch.linspace(0, len(c) - 1, min(per_image, len(c))).long()] for c in crops if len(c)]
+    return torch.cat(picked)
+
+
+def quantize_int8(files: Sequence[tuple[Path, Path, dict[str, torch.Tensor]]],
+                  keep_float: Sequence[str]) -> list[str]:
+    """onnxruntime static quantization (QDQ, per-channel weights, S8S8) after its pre-processing, of each
+    (source, target, {input name: calibration tensor}); returns the nodes kept in float. `keep_float` names
+    "first_conv", "classifier", "heads" (the layers nearest each network's outputs) or ONNX node names."""
     import onnx
     from onnxruntime.quantization import (CalibrationDataReader, QuantFormat, QuantType, quant_pre_process,
                                           quantize_static)
-    prepared = target.with_name(target.stem + ".prepared.onnx")
-    quant_pre_process(str(source), str(prepared))
-    graph = onnx.load(str(prepared)).graph
-    nodes = graph.node
-    named = {"first_conv": [n.name for n in nodes if n.op_type == "Conv"][:1],
-             "classifier": [n.name for n in nodes if n.op_type in ("Gemm", "MatMul")][-1:],
-             "heads": _output_convs(graph)}
-    excluded = [name for key in keep_float for name in named.get(key, [key])]
-    unknown = sorted(set(excluded) - {n.name for n in nodes})
-    if unknown:
-        raise ValueError(f"keep_float: no node named {unknown} (use first_conv, classifier, heads or ONNX node names)")
 
     class Reader(CalibrationDataReader):
-        def __init__(self):
-            self.batches = iter([{"images": calibration[i:i + 16].numpy()} for i in range(0, len(calibration), 16)])
+        def __init__(self, inputs: dict[str, torch.Tensor]):
+            name, values = next(iter(inputs.items()))
+            self.batches = iter([{name: values[i:i + 16].numpy()} for i in range(0, len(values), 16)])
 
         def get_next(self):
             return next(self.batches, None)
 
+    prepared, excluded, every_node = [], [], set()
     try:
-        quantize_static(str(prepared), str(target), Reader(), quant_format=QuantFormat.QDQ, per_channel=True,
-                        activation_type=QuantType.QInt8, weight_type=QuantType.QInt8, nodes_to_exclude=excluded)
+        for source, target, _ in files:
+            prepared.append(target.with_name(target.stem + ".prepared.onnx"))
+            quant_pre_process(str(source), str(prepared[-1]))
+            graph = onnx.load(str(prepared[-1])).graph
+            nodes = {n.name for n in graph.node}
+            every_node |= nodes
+            named = {"first_conv": [n.name for n in graph.node if n.op_type == "Conv"][:1],
+                     "classifier": [n.name for n in graph.node if n.op_type in ("Gemm", "MatMul")][-1:],
+                     "heads": _output_layers(graph)}
+            excluded.append([name for key in keep_float for name in named.get(key, [key]) if name in nodes])
+        unknown = sorted(set(keep_float) - {"first_conv", "classifier", "heads"} - every_node)
+        if unknown:
+            raise ValueError(f"keep_float: no node named {unknown} (use first_conv, classifier, heads or ONNX node "
+                             f"names)")
+        for (_, target, inputs), source, kept in zip(files, prepared, excluded):
+            quantize_static(str(source), str(target), Reader(inputs), quant_format=QuantFormat.QDQ,
+                            per_channel=True, activation_type=QuantType.QInt8, weight_type=QuantType.QInt8,
+                            nodes_to_exclude=kept)
     finally:
-        prepared.unlink(missing_ok=True)
-    return excluded
+        for path in prepared:
+            path.unlink(missing_ok=True)
+    return [name for kept in excluded for name in kept]
 
 
-# ----------------------------------------------------------------------------------------------------- predict
 def list_sources(source: str | Path) -> list[Path]:
     """An image file, a folder (recursively) or a glob pattern -> image paths, sorted."""
     import glob

@@ -119,8 +119,18 @@ def test_faster_rcnn_exports_as_two_networks(tmp_path):
         if ("box_predictor" in key or "rpn.head" in key) and value.is_floating_point():
             value.add_(torch.randn(value.shape, generator=generator) * 0.3)
     torch.save(checkpoint, path)
-    report = export_onnx(run["run_dir"], tmp_path / "frcnn.onnx", check_images=3)
+    report = export_onnx(run["run_dir"], tmp_path / "frcnn.onnx", check_images=3, int8=True, calibration_images=4,
+                         keep_float=["heads"])
     assert report["onnx_max_abs_diff"] < 1e-3 and (tmp_path / "frcnn.box_head.onnx").is_file()
+    # int8: both networks quantized (the box head calibrated on the proposals' crops), each one's heads in float
+    import onnx
+    head_int8 = onnx.load(str(tmp_path / "frcnn.int8.box_head.onnx"))
+    assert any(n.op_type == "DequantizeLinear" for n in head_int8.graph.node)
+    assert {"class_logits", "box_regression"} <= {o.name for o in head_int8.graph.output}
+    assert any("cls_score" in n or "bbox_pred" in n for n in report["int8_float_nodes"])
+    assert any("rpn" in n.lower() for n in report["int8_float_nodes"])
+    int8_eval = evaluate(tmp_path / "frcnn.int8.onnx", output_dir=tmp_path / "int8_eval", latency_repeats=1)
+    assert 0 <= int8_eval["metrics"]["AP"] <= 1  # its accuracy is measured in the benchmark, not here
     ckpt_eval = evaluate(run["run_dir"], output_dir=tmp_path / "ckpt_eval", latency_repeats=1)
     onnx_eval = evaluate(tmp_path / "frcnn.onnx", output_dir=tmp_path / "eval", latency_repeats=1)
     assert onnx_eval["metrics"]["AP"] == pytest.approx(ckpt_eval["metrics"]["AP"], abs=0.005)
