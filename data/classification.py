@@ -239,11 +239,18 @@ class ClassificationDataModule(pl.LightningDataModule):
             return self.batch_augment(batch.images, batch.sizes, self.augment_rng), batch.targets
         return batch
 
+    def train_sampler(self, dataset: Dataset):
+        """The training split's sampler (None: shuffle); subclasses that need batches of a given make-up (metric
+        learning: several images per identity) return theirs."""
+        return None
+
     def _loader(self, split: str, shuffle: bool) -> DataLoader:
         dataset = self.datasets[split]
         cached = isinstance(dataset, CachedClassificationDataset)
         workers = 0 if cached else self.num_workers
-        return DataLoader(dataset, batch_size=self.batch_size, shuffle=shuffle, num_workers=workers,
+        sampler = self.train_sampler(dataset) if shuffle else None
+        return DataLoader(dataset, batch_size=self.batch_size, shuffle=shuffle and sampler is None, sampler=sampler,
+                          num_workers=workers,
                           persistent_workers=workers > 0, collate_fn=whole_batch if cached else None,
                           pin_memory=torch.cuda.is_available(), drop_last=shuffle and len(dataset) > self.batch_size)
 

@@ -11,7 +11,6 @@ mean accuracy at 0.5 and, with a teacher, agreement: the student's mean AP again
 """
 from __future__ import annotations
 
-import json
 import logging
 import math
 from pathlib import Path
@@ -26,6 +25,7 @@ from torchmetrics.functional.classification import multilabel_average_precision
 from backbone import Backbone
 
 from .base import TaskModule
+from .distill import DistillingTask
 
 log = logging.getLogger(__name__)
 
@@ -56,7 +56,7 @@ def mean_over_known(values: torch.Tensor) -> float:
     return float(finite.mean()) if len(finite) else float("nan")
 
 
-class AttributeTask(TaskModule):
+class AttributeTask(DistillingTask, TaskModule):
     """Backbone -> global average pool -> dropout -> linear: one logit per attribute.
 
     Args:
@@ -83,7 +83,7 @@ class AttributeTask(TaskModule):
         self.save_hyperparameters(ignore=["backbone"])
         self.num_classes, self.distill, self.temperature = num_classes, distill, temperature
         self.class_names = list(class_names) if class_names else [f"attribute_{i}" for i in range(num_classes)]
-        self.teacher_spec = dict(teacher) if teacher else None
+        self.init_teacher(teacher)
         self.head = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Dropout(dropout),
                                   nn.Linear(backbone.num_features, num_classes))
         for stage in ("val", "test"):
@@ -95,15 +95,9 @@ class AttributeTask(TaskModule):
                 num_classes, average=None, ignore_index=-1))
         self.test_agreement = torchmetrics.classification.MultilabelAveragePrecision(
             num_classes, average=None, ignore_index=-1)
-        self.teacher = None                               # built on first use (tasks.distill.Teacher)
-        self.teacher_targets: torch.Tensor | None = None  # [N, A] probabilities for images("train")
         self.teacher_test: torch.Tensor | None = None     # [N, A] probabilities for images("test")
         self.test_per_attribute: torch.Tensor | None = None
         self._test_seen = 0
-
-    def __getstate__(self) -> dict[str, Any]:
-        """Copies and pickles leave the teacher behind (an ONNX session cannot be pickled; it is rebuilt on use)."""
-        return {**super().__getstate__(), "teacher": None}
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         """Attribute logits (B, A)."""
@@ -116,13 +110,16 @@ class AttributeTask(TaskModule):
                 for row in torch.sigmoid(outputs.float())]
 
     # ---------------------------------------------------------------------------------------------- teacher
-    def _teacher(self):
-        if self.teacher is None:
-            from .distill import build_teacher
-            self.teacher = build_teacher(self.teacher_spec, self.num_classes)
-        return self.teacher
+    def teacher_size(self) -> int:
+        return self.num_classes
 
-    def teacher_probabilities(self, outputs: torch.Tensor) -> torch.Tensor:
+    def teacher_names(self) -> Sequence[str]:
+        return self.class_names
+
+    def teacher_need(self) -> str:
+        return f"data with {self.num_classes} attributes"
+
+    def targets_from(self, outputs: torch.Tensor) -> torch.Tensor:
         """Soft targets at the temperature from the teacher's logits (or probabilities, `teacher.outputs`)."""
         if self.teacher_spec.get("outputs", "logits") == "probabilities":
             if outputs.min() < 0 or outputs.max() > 1:
@@ -131,42 +128,16 @@ class AttributeTask(TaskModule):
             outputs = torch.logit(outputs.clamp(1e-6, 1 - 1e-6))
         return torch.sigmoid(outputs / self.temperature)
 
-    def _outputs_for(self, split: str, required: bool = True) -> torch.Tensor | None:
-        from .distill import teacher_outputs
-        dm = self.trainer.datamodule
-        outputs = teacher_outputs(self._teacher(), dm.images(split), self.num_classes,
-                                  f"data with {self.num_classes} attributes", names=self.class_names,
-                                  num_workers=dm.num_workers, required=required,
-                                  device=self.trainer.strategy.root_device)
-        return None if outputs is None else self.teacher_probabilities(outputs.float())
-
     def setup(self, stage: str) -> None:
         super().setup(stage)
-        if not self.teacher_spec:
-            return
-        if self.teacher_spec.get("online") and self.teacher_spec["kind"] == "outputs":
-            from .distill import TeacherError
-            raise TeacherError("teacher.online=true needs a model teacher; precomputed outputs cannot see the "
-                               "augmented images (set teacher.online=false)")
-        if stage == "fit" and self.distill and not self.teacher_spec.get("online") and self.teacher_targets is None:
-            self.teacher_targets = self._outputs_for("train")
+        self.setup_teacher(stage)
 
     # --------------------------------------------------------------------------------------------- training
     def training_step(self, batch, batch_idx):
         images, targets = batch
         logits = self(images)
         if self.distill:  # targets are indices into the teacher's outputs: no label is read
-            if self.teacher_spec.get("online"):
-                from .distill import output_order, resize_for
-                dm = self.trainer.datamodule
-                teacher = self._teacher().to(images.device)
-                outputs = teacher.run(resize_for(teacher.view, images, dm.mean, dm.std))
-                if not hasattr(self, "_online_order"):  # which teacher output is which attribute: once
-                    self._online_order = output_order(teacher, self.class_names, "the data")
-                order = self._online_order
-                soft = self.teacher_probabilities(outputs if order is None else outputs[:, order])
-            else:
-                soft = self.teacher_targets[targets.cpu()].to(logits.device)
+            soft = self.batch_targets(images, targets)
             t = self.temperature
             loss = F.binary_cross_entropy_with_logits(logits / t, soft) * t * t
         else:
@@ -206,7 +177,7 @@ class AttributeTask(TaskModule):
         self._test_seen = 0
         if self.teacher_spec and self.teacher_test is None:
             if self.trainer.world_size == 1:
-                self.teacher_test = self._outputs_for("test", required=False)
+                self.teacher_test = self.teacher_targets_for("test", required=False)
             else:
                 log.warning("agreement with the teacher is measured on one device only: skipped")
 
@@ -237,21 +208,13 @@ class AttributeTask(TaskModule):
             torch.where(torch.isfinite(student_ap), prevalence, float("nan")))}
         teacher_ap = None
         if self.teacher_spec:
-            teacher_row: dict[str, Any] = {"kind": self.teacher_spec["kind"], "source": self._teacher().source}
+            metrics = None
             if self.teacher_test is not None:
                 teacher_ap = per_attribute_ap(self.teacher_test, labels)
                 accuracy = torchmetrics.functional.classification.multilabel_accuracy(
                     self.teacher_test, as_targets(labels), self.num_classes, average="macro", ignore_index=-1)
-                teacher_row["metrics"] = {"mean_ap": mean_over_known(teacher_ap),
-                                          "mean_accuracy": float(accuracy)}
-            view = self._teacher().view
-            teacher_row["image_size"] = view.image_size if view else None
-            teacher_row.update(self._teacher().profile(latency_repeats))
-            stage_dir = self.teacher_spec.get("stage_dir")
-            if stage_dir and (Path(stage_dir) / "results.json").is_file():
-                stage = json.loads((Path(stage_dir) / "results.json").read_text())
-                teacher_row.update({"backbone": stage.get("backbone"), "run_dir": stage_dir,
-                                    "train_seconds": stage.get("train_seconds")})
+                metrics = {"mean_ap": mean_over_known(teacher_ap), "mean_accuracy": float(accuracy)}
+            teacher_row = self.teacher_row(metrics, latency_repeats)
             extra["teacher"] = teacher_row
         extra["per_attribute"] = {
             name: {"prevalence": _number(prevalence[i]), "ap": _number(student_ap[i]),

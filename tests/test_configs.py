@@ -42,7 +42,7 @@ def test_every_teacher_kind_composes(teacher, tmp_path):
     assert resolved["teacher"]["kind"] == teacher and resolved["model"]["distill"] is True
 
 
-EXPERIMENTS = sorted(p.stem for p in (CONF_DIR / "experiment").glob("*.yaml"))
+EXPERIMENTS = sorted(p.stem for p in (CONF_DIR / "experiment").glob("coco_*.yaml"))
 
 
 @pytest.mark.parametrize("experiment", EXPERIMENTS)
@@ -54,6 +54,17 @@ def test_every_experiment_preset_composes_over_its_task(experiment, tmp_path):
     assert resolved["task_name"] == experiment.removeprefix("coco_").rstrip("0123456789")
     assert resolved["data"]["image_size"] == int(experiment[-3:]) and resolved["backbone"]["width_mult"] == 1.0
     assert resolved["data"]["root"] == "/coco" and resolved["trainer"]["max_epochs"] == 1
+
+
+def test_facenet_preset_distils_the_real_facenet(tmp_path):
+    """experiment=face_embedding_facenet: FaceNet (512-d) as the teacher of a 128-d student that projects into its
+    space; the data keys stay the user's."""
+    cfg = compose_config(["experiment=face_embedding_facenet", "data.root=/faces", "data.pairs=/lfw/pairs.txt"],
+                         tmp_path)
+    resolved = resolve_config(cfg)
+    assert resolved["task_name"] == "face_embedding" and resolved["teacher"]["kind"] == "facenet"
+    assert resolved["model"]["teacher_embedding_size"] == 512 and resolved["model"]["embedding_size"] == 128
+    assert resolved["data"]["root"] == "/faces" and resolved["data"]["pairs"] == "/lfw/pairs.txt"
 
 
 def test_experiment_preset_without_the_dataset_names_the_missing_folder(tmp_path):

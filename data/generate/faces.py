@@ -308,6 +308,23 @@ def alpha_patch(canvas: Image.Image, polygons: list[list[float]], colour, alpha:
     canvas.paste(colour, mask=mask)
 
 
+def draw_lip_shapes(draw: ImageDraw.ImageDraw, pose: "Pose", x, u, mid, upper_edge, lower_edge, full: float,
+                    gap: float, smiling: bool, lips) -> None:
+    """Both lips, the open mouth (with teeth when smiling) and the lip line, from the mouth's curves (9 points
+    across, x and u) in face coordinates."""
+    upper = curve(x, upper_edge - full * (1 - u ** 2) * (1 - 0.4 * np.exp(-(u / 0.2) ** 2)))
+    lower = curve(x, lower_edge + full * 1.3 * (1 - u ** 2))
+    draw.polygon(pose(np.concatenate([upper, curve(x, upper_edge)[::-1]])), fill=lips)
+    draw.polygon(pose(np.concatenate([curve(x, lower_edge), lower[::-1]])), fill=lips)
+    if gap:
+        draw.polygon(pose(np.concatenate([curve(x, upper_edge), curve(x, lower_edge)[::-1]])), fill=(55, 20, 25))
+        if smiling:
+            inner = slice(1, 8)
+            teeth = curve(x[inner], (upper_edge + gap * 0.45 * (1 - u ** 2))[inner])
+            draw.polygon(pose(np.concatenate([curve(x[inner], upper_edge[inner]), teeth[::-1]])), fill=(235, 230, 220))
+    draw.line(pose(curve(x, mid)), fill=shade(lips, 0.55), width=1)
+
+
 def draw_mouth(draw: ImageDraw.ImageDraw, pose: Pose, attributes: dict[str, bool], skin, hair, rng) -> None:
     """Lips around a mid line; a smile curves it up and widens it, an open mouth shows a dark gap (teeth in a
     smile); lipstick is a saturated lip colour instead of the skin-toned one."""
@@ -326,17 +343,7 @@ def draw_mouth(draw: ImageDraw.ImageDraw, pose: Pose, attributes: dict[str, bool
         lips = hsv_to_rgb(rng.uniform(-0.05, 0.02) % 1, rng.uniform(0.55, 0.85), rng.uniform(0.45, 0.8))
     else:
         lips = mix(skin, (150, 70, 70), rng.uniform(0.25, 0.45))
-    upper = curve(x, upper_edge - full * (1 - u ** 2) * (1 - 0.4 * np.exp(-(u / 0.2) ** 2)))
-    lower = curve(x, lower_edge + full * 1.3 * (1 - u ** 2))
-    draw.polygon(pose(np.concatenate([upper, curve(x, upper_edge)[::-1]])), fill=lips)
-    draw.polygon(pose(np.concatenate([curve(x, lower_edge), lower[::-1]])), fill=lips)
-    if gap:
-        draw.polygon(pose(np.concatenate([curve(x, upper_edge), curve(x, lower_edge)[::-1]])), fill=(55, 20, 25))
-        if smiling:
-            inner = slice(1, 8)
-            teeth = curve(x[inner], (upper_edge + gap * 0.45 * (1 - u ** 2))[inner])
-            draw.polygon(pose(np.concatenate([curve(x[inner], upper_edge[inner]), teeth[::-1]])), fill=(235, 230, 220))
-    draw.line(pose(curve(x, mid)), fill=shade(lips, 0.55), width=1)
+    draw_lip_shapes(draw, pose, x, u, mid, upper_edge, lower_edge, full, gap, smiling, lips)
     if attributes["Mustache"]:
         band = rng.uniform(0.08, 0.13)
         top = curve(x * 1.05, upper_edge - full - 0.03 + 0.02 * u ** 2)
