@@ -158,16 +158,19 @@ def train_and_test(cfg: DictConfig) -> dict[str, Any]:
 
 
 def data_kwargs(cfg: DictConfig, datamodule) -> dict[str, Any]:
-    """What the model learns from the data: `num_classes`, and `class_names` for models that take them."""
+    """What the model learns from the data: `num_classes`, `class_names` and the entries of the data module's
+    `label_space()` (e.g. geolocation's partition into cells), each for models that take it."""
     import inspect
 
     from hydra.utils import get_class
     kwargs = {}
-    if hasattr(datamodule, "num_classes"):
-        kwargs["num_classes"] = datamodule.num_classes
     accepted = inspect.signature(get_class(cfg.model._target_)).parameters
+    if hasattr(datamodule, "num_classes") and "num_classes" in accepted:
+        kwargs["num_classes"] = datamodule.num_classes
     if "class_names" in accepted and getattr(datamodule, "class_names", None):
         kwargs["class_names"] = list(datamodule.class_names)
+    if hasattr(datamodule, "label_space"):
+        kwargs.update({k: v for k, v in datamodule.label_space().items() if k in accepted})
     return kwargs
 
 
