@@ -154,6 +154,13 @@ def test_partition_file_reuse_foreign_partition_and_missing_image(tmp_path):
     (tmp_path / "other.json").write_text(json.dumps(dict(dm.partition, fingerprint="0" * 40)))
     with pytest.raises(DatasetError, match=r"other.json was built from other training photos"):
         geo_data(csv, partition_file=str(tmp_path / "other.json"))
+    (tmp_path / "img" / "p0.jpg").write_bytes(b"not a jpeg")  # unreadable: named when it is decoded
+    dm = geo_data(csv)
+    dm.setup("fit")
+    unreadable = next(split for split in ("train", "val", "test") if "img/p0.jpg" in dict(dm.images(split)))
+    index = [i for i, _ in dm.images(unreadable)].index("img/p0.jpg")
+    with pytest.raises(DatasetError, match="p0.jpg"):
+        dm.datasets[unreadable][index]
     (tmp_path / "img" / "p0.jpg").unlink()
     with pytest.raises(DatasetError, match=r"train.csv: 1 image\(s\) missing .* e.g. \['img/p0.jpg'\]"):
         geo_data(csv)

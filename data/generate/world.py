@@ -28,23 +28,36 @@ What it shows (the place decides the content; everything else is noise):
   - climate: a temperature index from latitude, altitude (hand-set mountain ranges, MOUNTAINS) and continentality
     (cold continental interiors, the mild Gulf-stream coast of Europe), and an aridity index from the world's dry
     regions (DESERTS, each with its own sand colour: red Australia, orange Sahara, grey-brown Atacama); they set the
-    ground colour (tropical green, temperate green, boreal dark green, tundra, semi-arid, sand, snow and ice), the
-    trees (palms, broadleaf, deciduous, conifers, cypress and olive, acacia, eucalyptus, saguaro), snow by season
-    (the month is random, seasons are flipped south of the equator), mountains in the distance with snow caps;
-  - sky and light: the sun's elevation from latitude, month and hour (long shadows and low, warm light at high
-    latitudes, a high sun in the tropics, polar winter darkness), cloud and weather odds by climate (overcast
-    north-western Europe, cumulus tropics, hazy deserts, smog in South and East Asian cities);
+    vegetation colour (deep blue-green tropics, fresh temperate green, dark boreal conifers, tundra, sand, snow and
+    ice) and the trees (palms, broadleaf, deciduous, conifers, cypress and olive, acacia, eucalyptus, saguaro);
+    over it each region casts its own land cover (LAND_TINT: emerald pasture in north-western Europe, straw and
+    olive in summer-dry climates, savanna gold over red laterite in Africa, dusty ground in South Asia, paddy green in
+    South-East Asia, dry grass and red soil in Australia, lawns in North America...); four seasons where the
+    climate is temperate (autumn leaves, bare trees and brown winter grass, snow in continental winters; the month
+    is random, seasons are flipped south of the equator); mountains in the distance with snow caps;
+  - sky and light: the clear sky deepens with latitude (pale, humid tropics; deep blue at high latitudes), the sun's
+    elevation from latitude, month and hour sets the light (golden and dim when low, harsh and bleached when
+    overhead, long shadows, polar winter darkness), cloud and weather odds by climate and region (CLOUDINESS:
+    overcast north-western Europe, clear Mediterranean summers, cumulus tropics), and the air of the region (AIR):
+    a veil over the view, strongest at the horizon: smog in East and South Asian cities, dust over the Middle East
+    and the Sahel, damp haze in the wet tropics, a blue distance in the dry air of North America;
   - coast: where the land mask shows sea within ~6 km, the sea is often visible (horizon, beach, boats);
   - culture: one of 13 architectural styles per country (STYLES, and Antarctic stations: roofs, walls, storeys,
     towers, panel blocks, domes and minarets, pagodas, stupas, onion domes, spires, corrugated roofs, huts...),
     tweaked per country (COUNTRY_STYLE: e.g. mansard France, brick Britain, white-and-blue Greece, Gulf towers) and,
-    weakly, per region (a favourite wall colour per admin1); road-marking colour (yellow centre lines in the
-    Americas), overhead wires, vehicles, the script on signs (Latin, Cyrillic, Arabic, CJK, Hangul, Devanagari,
-    Thai) and a flag (national colours for 50 countries, hashed colours elsewhere);
-  - density: a street scene in cities, houses and trees in towns, open land in the countryside, coast scenes;
+    weakly, per region (a favourite wall colour per admin1): wall and roof palettes differ by region (red tiles
+    around the Mediterranean, slate and brick in north-western Europe, falu red in Scandinavia, bright walls and
+    flat roofs in Latin America, dark curved tiles in East Asia, sand-coloured flat roofs in the Middle East,
+    corrugated metal in Africa, white siding and dark shingles in North America) and fill much of most photos;
+    the near side of a street shows the region's verge (lawn, red earth, dust, sand); road-marking colour (yellow
+    centre lines in the Americas), overhead wires, vehicles, the script on signs (Latin, Cyrillic, Arabic, CJK,
+    Hangul, Devanagari, Thai) and a flag (national colours for 50 countries, hashed colours elsewhere);
+  - density: a street scene in cities, houses and trees in towns, a view over the rooftops from a hill or a tower
+    in towns and cities, farmsteads and open land in the countryside, coast scenes;
   - landmarks: signature shapes near ~30 famous sights (Eiffel tower, pyramids, Sydney opera, Burj Khalifa...);
-  - noise: random crop and tilt of the horizon, time of day, weather (fog, rain, snow), lighting, colour cast,
-    clutter (people, cars, poles), some close-ups that show almost nothing of the place, sensor noise and JPEG.
+  - noise: random crop and tilt of the horizon, time of day (a few evening and night photos), weather (fog, rain,
+    snow), exposure, contrast, saturation, colour cast, vignette, blur, clutter (people, cars, poles), a few
+    close-ups that show almost nothing of the place (3 %), sensor noise and JPEG.
 So the continent and often the country are visible, the region sometimes, the street never: street-level (1 km)
 accuracy stays low, continent-level (2500 km) accuracy can be high.
 
@@ -75,7 +88,7 @@ from PIL import Image, ImageDraw
 from data.cache import ensure_generated, generated_folder, merge_params
 
 DEFAULT_PARAMS: dict = {
-    "version": 2,            # bump when the sampling or drawing code changes, so caches are regenerated
+    "version": 3,            # bump when the sampling or drawing code changes, so caches are regenerated
     "seed": 0,
     "train": 12000,          # photos per split
     "val": 1000,
@@ -457,32 +470,34 @@ def describe_place(lat: float, lon: float, kind: str, landmark: int, places: Pla
 # the countryside), overhead wires, vehicles.
 STYLES = {
     "west_eu": {
-        "walls": [(226, 216, 192), (232, 229, 222), (172, 166, 156), (152, 78, 58), (212, 186, 142)],
-        "roofs": [(72, 76, 86), (166, 78, 52), (112, 72, 52)], "roof_kinds": {"gable": 5, "hip": 2, "mansard": 2},
+        "walls": [(150, 76, 56), (226, 214, 186), (124, 64, 50), (176, 166, 150), (170, 96, 66)],
+        "roofs": [(70, 74, 86), (62, 66, 76), (158, 74, 50), (112, 72, 52)],
+        "roof_kinds": {"gable": 5, "hip": 2, "mansard": 2},
         "pitch": 0.45, "storeys": (2, 5), "towers": 0.08, "blocks": 0.1, "wires": 0.05, "unpaved": 0.03,
         "special": {"spire": 3, "clock_tower": 1, "turbine": 1}, "line": (235, 235, 235),
     },
     "nordic": {
-        "walls": [(142, 42, 32), (216, 172, 82), (236, 236, 231), (72, 88, 104), (236, 224, 196)],
-        "roofs": [(50, 50, 56), (36, 36, 38), (150, 62, 42)], "roof_kinds": {"gable": 9, "hip": 1}, "pitch": 0.55,
+        "walls": [(146, 40, 30), (218, 168, 72), (236, 236, 231), (64, 80, 98), (150, 46, 34), (226, 200, 120)],
+        "roofs": [(44, 44, 50), (36, 36, 38), (150, 62, 42)], "roof_kinds": {"gable": 9, "hip": 1}, "pitch": 0.55,
         "storeys": (1, 3), "towers": 0.08, "blocks": 0.15, "wires": 0.05, "unpaved": 0.15,
         "special": {"spire": 3, "turbine": 2}, "line": (235, 235, 235),
     },
     "med_eu": {
-        "walls": [(241, 238, 230), (222, 172, 102), (202, 122, 82), (236, 212, 152), (226, 172, 162)],
-        "roofs": [(186, 92, 56), (170, 82, 50)], "roof_kinds": {"gable": 4, "hip": 3, "flat": 3}, "pitch": 0.22,
+        "walls": [(242, 238, 228), (224, 170, 96), (204, 120, 78), (236, 210, 150), (230, 168, 140)],
+        "roofs": [(192, 94, 56), (176, 84, 50), (204, 112, 66)], "roof_kinds": {"gable": 4, "hip": 3, "flat": 3},
+        "pitch": 0.22,
         "storeys": (2, 5), "towers": 0.08, "blocks": 0.15, "wires": 0.15, "unpaved": 0.08,
         "special": {"campanile": 3, "church_dome": 2}, "line": (235, 235, 235),
     },
     "east_eu": {
-        "walls": [(221, 201, 141), (171, 191, 151), (211, 171, 171), (182, 182, 176), (230, 225, 210)],
+        "walls": [(228, 204, 132), (168, 196, 148), (214, 168, 164), (214, 170, 96), (232, 226, 210)],
         "roofs": [(162, 72, 46), (82, 82, 88), (92, 142, 122)], "roof_kinds": {"gable": 6, "hip": 3, "flat": 1},
         "pitch": 0.45, "storeys": (2, 5), "towers": 0.08, "blocks": 0.35, "wires": 0.2, "unpaved": 0.15,
         "special": {"spire": 3, "bulb_spire": 2, "onion": 1}, "line": (235, 235, 235),
     },
     "post_soviet": {
-        "walls": [(162, 162, 157), (202, 187, 162), (152, 172, 192), (230, 228, 220), (190, 160, 140)],
-        "roofs": [(72, 122, 92), (72, 92, 132), (142, 52, 42), (120, 120, 125)], "roof_kinds": {"flat": 5, "gable": 4},
+        "walls": [(160, 160, 156), (204, 190, 164), (150, 172, 196), (226, 224, 216), (140, 140, 138)],
+        "roofs": [(68, 124, 90), (68, 90, 136), (142, 52, 42), (118, 118, 124)], "roof_kinds": {"flat": 5, "gable": 4},
         "pitch": 0.35, "storeys": (3, 9), "towers": 0.1, "blocks": 0.65, "wires": 0.3, "unpaved": 0.3,
         "special": {"onion": 3, "tv_tower": 1}, "line": (235, 235, 235),
     },
@@ -499,39 +514,40 @@ STYLES = {
         "special": {"shikhara": 4, "mosque": 2}, "line": (235, 235, 235),
     },
     "east_asia": {
-        "walls": [(226, 226, 221), (172, 172, 172), (202, 192, 172), (215, 200, 180)],
-        "roofs": [(72, 77, 87), (60, 60, 64), (90, 110, 130)], "roof_kinds": {"flat": 5, "curved": 4, "gable": 1},
+        "walls": [(228, 228, 224), (170, 172, 174), (204, 194, 174), (176, 186, 196)],
+        "roofs": [(70, 76, 86), (58, 60, 64), (80, 108, 140), (70, 110, 92)],
+        "roof_kinds": {"flat": 5, "curved": 4, "gable": 1},
         "pitch": 0.35, "storeys": (3, 8), "towers": 0.55, "blocks": 0.3, "wires": 0.3, "unpaved": 0.1, "haze": 0.35,
         "special": {"pagoda": 3}, "line": (235, 235, 235),
     },
     "se_asia": {
         "walls": [(236, 234, 228), (236, 212, 152), (92, 172, 162), (182, 177, 167), (235, 180, 150)],
-        "roofs": [(192, 82, 52), (62, 102, 162), (172, 52, 42), (150, 150, 155)],
+        "roofs": [(204, 86, 50), (62, 102, 162), (180, 52, 40), (150, 150, 155), (216, 110, 46)],
         "roof_kinds": {"gable": 5, "corrugated": 3, "flat": 2}, "pitch": 0.6, "storeys": (1, 4), "towers": 0.2,
         "blocks": 0.1, "wires": 0.7, "unpaved": 0.3, "special": {"stupa": 3}, "line": (235, 235, 235),
     },
     "north_america": {
-        "walls": [(236, 236, 231), (172, 192, 207), (206, 196, 176), (152, 152, 152), (152, 82, 62)],
-        "roofs": [(82, 82, 88), (102, 87, 72), (50, 50, 52)], "roof_kinds": {"gable": 6, "hip": 4}, "pitch": 0.3,
+        "walls": [(238, 238, 234), (176, 196, 212), (226, 216, 180), (190, 192, 192), (150, 82, 62), (214, 204, 184)],
+        "roofs": [(80, 80, 86), (102, 88, 74), (50, 50, 52)], "roof_kinds": {"gable": 6, "hip": 4}, "pitch": 0.3,
         "storeys": (1, 3), "towers": 0.4, "blocks": 0.02, "wires": 0.55, "unpaved": 0.08, "wide": True,
         "special": {"white_church": 2, "water_tower": 2, "silo": 2}, "line": (238, 196, 40),
     },
     "latin": {
-        "walls": [(232, 142, 172), (62, 182, 172), (242, 202, 82), (236, 142, 72), (82, 132, 202), (240, 236, 226),
-                  (162, 112, 92)],
+        "walls": [(232, 142, 172), (60, 180, 170), (242, 200, 80), (236, 140, 70), (80, 130, 200), (210, 80, 70),
+                  (240, 236, 226)],
         "roofs": [(182, 92, 56), (160, 160, 160)], "roof_kinds": {"flat": 6, "gable": 3, "corrugated": 1},
         "pitch": 0.25, "storeys": (1, 3), "towers": 0.15, "blocks": 0.08, "wires": 0.6, "unpaved": 0.35, "rebar": 0.4,
         "special": {"colonial_church": 4}, "line": (238, 196, 40),
     },
     "subsaharan": {
-        "walls": [(162, 102, 72), (72, 122, 182), (222, 192, 82), (172, 167, 157), (200, 160, 120)],
+        "walls": [(170, 108, 74), (72, 122, 182), (222, 192, 82), (196, 150, 104), (172, 167, 157)],
         "roofs": [(172, 177, 182), (152, 82, 52), (120, 110, 100)],
         "roof_kinds": {"corrugated": 6, "flat": 2, "gable": 2}, "pitch": 0.2, "storeys": (1, 2), "towers": 0.06,
         "blocks": 0.05, "wires": 0.3, "unpaved": 0.7, "special": {"huts": 4, "mosque": 1}, "line": (235, 235, 235),
     },
     "oceania": {
-        "walls": [(238, 238, 233), (232, 222, 192), (192, 132, 92), (182, 187, 187)],
-        "roofs": [(182, 62, 47), (82, 112, 82), (112, 117, 122), (62, 92, 132), (187, 97, 62)],
+        "walls": [(232, 220, 186), (238, 238, 233), (176, 110, 80), (182, 187, 187)],
+        "roofs": [(186, 90, 58), (82, 112, 82), (112, 117, 122), (62, 92, 132), (182, 62, 47)],
         "roof_kinds": {"hip": 6, "gable": 4}, "pitch": 0.28, "storeys": (1, 2), "towers": 0.2, "blocks": 0.02,
         "wires": 0.35, "unpaved": 0.2, "wide": True, "special": {"water_tower": 1, "silo": 1}, "line": (235, 235, 235),
     },
@@ -651,14 +667,20 @@ def shade(colour, factor: float) -> tuple:
 
 
 def vary(colour, rng: np.random.Generator, amount: float = 12) -> tuple:
-    return tuple(int(min(255, max(0, c + rng.uniform(-amount, amount)))) for c in colour)
+    r, g, b = rng.uniform(-amount, amount, 3).tolist()
+    return (min(255, max(0, int(colour[0] + r))), min(255, max(0, int(colour[1] + g))),
+            min(255, max(0, int(colour[2] + b))))
 
 
 def choose(rng: np.random.Generator, weights: dict):
     """A key of `weights` (a dict key -> weight >= 0), drawn by weight."""
-    keys = list(weights)
-    w = np.array([weights[k] for k in keys], float)
-    return keys[min(int(np.searchsorted(np.cumsum(w) / w.sum(), rng.random(), side="right")), len(keys) - 1)]
+    u = rng.random() * sum(weights.values())
+    total = 0.0
+    for key, weight in weights.items():
+        total += weight
+        if u < total:
+            return key
+    return key
 
 
 class Painter:
@@ -709,29 +731,48 @@ class Conditions:
     veg: tuple
     soil: tuple
     haze: tuple           # the colour distant things fade to
+    air: tuple            # the colour of the veil over the view (smog, dust, damp haze)
+    air_amount: float     # its strength at the horizon
     wall_bias: int        # the region's favourite wall colour (index into look["walls"])
 
 
-VEG_KNOTS = [(0.0, (150, 148, 140)), (0.12, (128, 120, 84)), (0.25, (34, 66, 44)), (0.42, (82, 140, 56)),
-             (0.6, (108, 138, 60)), (0.78, (66, 136, 46)), (0.9, (28, 118, 42)), (1.0, (20, 104, 38))]
+VEG_KNOTS = [(0.0, (150, 148, 140)), (0.12, (128, 120, 84)), (0.25, (34, 66, 44)), (0.42, (98, 148, 58)),
+             (0.58, (114, 146, 62)), (0.7, (62, 132, 52)), (0.82, (26, 112, 48)), (1.0, (18, 98, 44))]
 
 # The look of the land between the buildings, per architectural style (climate decides first; this is the regional
 # cast over it): (grass and ground colour, how strongly it overrides the climate's green, bare soil colour).
 LAND_TINT = {
-    "west_eu": ((64, 136, 62), 0.35, (112, 90, 70)),        # lush emerald pasture
-    "nordic": ((50, 92, 56), 0.3, (100, 86, 70)),           # dark spruce, moss
-    "east_eu": ((108, 142, 58), 0.3, (118, 96, 70)),
-    "post_soviet": ((134, 142, 78), 0.4, (120, 104, 80)),   # pale steppe grass and birches
-    "med_eu": ((172, 158, 92), 0.55, (176, 128, 84)),       # dry straw, olive groves, terra rossa
-    "mena": ((196, 170, 116), 0.6, (190, 156, 112)),        # dust
-    "south_asia": ((164, 148, 96), 0.5, (176, 100, 62)),    # dusty, trampled ground
-    "east_asia": ((102, 124, 88), 0.4, (130, 112, 90)),     # muted grey-green
-    "se_asia": ((46, 142, 54), 0.45, (172, 92, 56)),        # saturated paddy green, laterite
-    "north_america": ((98, 152, 58), 0.35, (120, 98, 74)),  # mown lawns
-    "latin": ((42, 124, 46), 0.4, (170, 88, 52)),           # deep green, red soil
-    "subsaharan": ((188, 158, 78), 0.55, (176, 84, 48)),    # savanna grass over red laterite
-    "oceania": ((176, 152, 92), 0.5, (190, 98, 56)),        # dry grass, red soil
+    "west_eu": ((60, 134, 64), 0.6, (112, 90, 70)),         # lush emerald pasture
+    "nordic": ((46, 86, 56), 0.6, (100, 86, 70)),           # dark spruce, moss
+    "east_eu": ((110, 142, 58), 0.5, (118, 96, 70)),
+    "post_soviet": ((140, 146, 84), 0.6, (120, 104, 80)),   # pale steppe grass and birches
+    "med_eu": ((176, 160, 94), 0.7, (176, 128, 84)),        # dry straw, olive groves, terra rossa
+    "mena": ((200, 172, 118), 0.8, (190, 156, 112)),        # dust
+    "south_asia": ((170, 150, 98), 0.7, (176, 100, 62)),    # dusty, trampled ground
+    "east_asia": ((106, 124, 92), 0.6, (130, 112, 90)),     # muted grey-green
+    "se_asia": ((44, 146, 54), 0.6, (172, 92, 56)),         # saturated paddy green, laterite
+    "north_america": ((100, 158, 56), 0.6, (120, 98, 74)),  # mown lawns
+    "latin": ((36, 120, 44), 0.6, (170, 88, 52)),           # deep green, red soil
+    "subsaharan": ((194, 150, 74), 0.8, (176, 84, 48)),     # savanna grass over red laterite
+    "oceania": ((182, 150, 90), 0.7, (190, 98, 56)),        # dry grass, red soil
     "antarctic": ((150, 148, 140), 0.0, (110, 106, 100)),
+}
+# The air, per style: (colour, amount) of the veil over the view, strongest at the horizon (smog, dust, the damp
+# haze of the tropics; the crisp air of dry mid-latitude climates has none).
+AIR = {
+    "west_eu": ((188, 192, 200), 0.24), "nordic": ((196, 210, 230), 0.18), "east_eu": ((196, 196, 190), 0.2),
+    "post_soviet": ((192, 192, 184), 0.26), "med_eu": ((242, 230, 206), 0.2), "mena": ((232, 214, 172), 0.5),
+    "south_asia": ((200, 178, 138), 0.6), "east_asia": ((194, 190, 170), 0.55), "se_asia": ((222, 230, 204), 0.42),
+    "north_america": ((150, 190, 240), 0.24), "latin": ((188, 226, 208), 0.4), "subsaharan": ((226, 160, 108), 0.5),
+    "oceania": ((246, 236, 206), 0.26), "antarctic": ((230, 236, 244), 0.16),
+}
+# How often the sky is overcast and how often cloudy, relative to the climate's odds, per style: the grey skies of
+# north-western Europe, the clear summers of the Mediterranean, the dry air of the Middle East, the tropics' cumulus.
+CLOUDINESS = {
+    "west_eu": (1.7, 1.0), "nordic": (1.5, 1.0), "east_eu": (1.3, 1.0), "post_soviet": (1.3, 1.0),
+    "med_eu": (0.35, 0.6), "mena": (0.2, 0.4), "south_asia": (0.6, 0.8), "east_asia": (1.2, 1.0),
+    "se_asia": (0.7, 1.5), "north_america": (0.5, 0.8), "latin": (0.7, 1.3), "subsaharan": (0.5, 1.1),
+    "oceania": (0.4, 0.8), "antarctic": (1.0, 1.0),
 }
 # Summer-dry (Mediterranean) climates outside Mediterranean countries: (lat0, lat1, lon0, lon1).
 SUMMER_DRY = [(31, 42, -124, -116.5), (-38, -30, -73.5, -70), (-35.5, -32, 17.5, 21.5), (-36, -30, 114, 119),
@@ -760,7 +801,7 @@ def conditions(place: Place, rng: np.random.Generator) -> Conditions:
     season = ["winter", "winter", "spring", "spring", "spring", "summer", "summer", "summer", "autumn", "autumn",
               "autumn", "winter"][local]
     day = month * 30.44 + rng.uniform(0, 30.44)
-    hour = float(np.clip(rng.normal(13.5, 3.0), 5, 22))
+    hour = float(np.clip(rng.normal(13.2, 2.4), 5, 22)) if rng.random() > 0.04 else rng.uniform(17.5, 23)
     sun = sun_elevation(place.lat, day, hour)
     if sun < -6 and rng.random() < 0.6:  # fewer photos in the dark
         hour = rng.uniform(10, 15)
@@ -770,11 +811,12 @@ def conditions(place: Place, rng: np.random.Generator) -> Conditions:
     # weather odds by climate
     maritime = smooth(place.lat, 45, 50) * (1 - smooth(place.lat, 66, 72)) * smooth(place.lon, -12, -8) * (
         1 - smooth(place.lon, 15, 25))
-    overcast = 0.15 + 0.35 * maritime + 0.15 * (1 - smooth(t, 0.3, 0.5)) - 0.15 * a
-    cloudy = 0.25 + 0.15 * smooth(t, 0.7, 0.9) - 0.15 * a
+    cloudiness, cumulus = CLOUDINESS[place.style]
+    overcast = max(0.0, cloudiness * (0.12 + 0.35 * maritime + 0.15 * (1 - smooth(t, 0.3, 0.5)) - 0.15 * a))
+    cloudy = cumulus * (0.25 + 0.15 * smooth(t, 0.7, 0.9) - 0.15 * a)
     rain = 0.035 + 0.05 * smooth(t, 0.8, 0.95) * (1 - a) + 0.04 * maritime
     fog = 0.015 + 0.05 * place.sea + 0.03 * place.mountain
-    snow_cover = t < 0.05 or (season == "winter" and rng.random() < 1.2 * (1 - smooth(t, 0.12, 0.45))) or (
+    snow_cover = t < 0.05 or (season == "winter" and rng.random() < 1.3 * (1 - smooth(t, 0.15, 0.52))) or (
         season in ("spring", "autumn") and rng.random() < 0.6 * (1 - smooth(t, 0.05, 0.25)))
     snowfall = 0.25 if snow_cover and t < 0.45 else 0.0
     weather = choose(rng, {"clear": max(0.05, 1 - overcast - cloudy - rain - fog - snowfall),
@@ -788,19 +830,21 @@ def conditions(place: Place, rng: np.random.Generator) -> Conditions:
     summer_dry = place.style in ("med_eu", "mena") or any(
         a0 <= place.lat <= a1 and o0 <= place.lon <= o1 for a0, a1, o0, o1 in SUMMER_DRY)
     if summer_dry and place.style not in ("med_eu", "mena"):
-        tint, strength = (172, 158, 92), 0.5
-    strength *= smooth(t, 0.1, 0.25)
+        tint, strength = (176, 160, 94), 0.6
+    strength *= 0.75 * smooth(t, 0.1, 0.25)
     ground = mix(veg, tint, strength)
-    veg = mix(veg, tint, 0.35 * strength)
+    veg = mix(veg, tint, 0.4 * strength)
     if place.cc == "AU":  # grey-green eucalypts
         veg = mix(veg, (112, 128, 96), 0.5)
-    temperate = smooth(t, 0.2, 0.3) * (1 - smooth(t, 0.6, 0.7))
+    temperate = smooth(t, 0.2, 0.3) * (1 - smooth(t, 0.58, 0.68))  # four seasons: autumn leaves, winter browns
     if season == "autumn":
-        veg = mix(veg, (170, 110, 44), 0.5 * temperate)
-        ground = mix(ground, (150, 124, 62), 0.3 * temperate)
+        veg = mix(veg, (196, 112, 40), 0.65 * temperate)
+        ground = mix(ground, (156, 128, 64), 0.45 * temperate)
     elif season == "winter":
-        veg = mix(veg, (122, 112, 82), 0.5 * temperate)
-        ground = mix(ground, (130, 122, 88), 0.45 * temperate)
+        veg = mix(veg, (120, 104, 80), 0.6 * temperate)
+        ground = mix(ground, (150, 136, 96), 0.6 * temperate)
+    elif season == "spring":
+        veg = mix(veg, (136, 176, 72), 0.3 * temperate)
     elif season == "summer" and (summer_dry or 0.5 < t < 0.8):
         dry = 0.6 if summer_dry else 0.45 * smooth(a, 0.1, 0.35)
         ground = mix(ground, (196, 170, 100), dry)
@@ -820,7 +864,7 @@ def conditions(place: Place, rng: np.random.Generator) -> Conditions:
     smog = look.get("haze", 0.0) * (0.35 + 0.65 * place.urban)
     smog_colour = (206, 190, 150) if place.style == "south_asia" else (184, 184, 176)
     humid = smooth(t, 0.7, 0.95) * (1 - a)
-    polar = smooth(abs(place.lat), 42, 62)
+    polar = smooth(abs(place.lat), 22, 55)
     elevation_t = 1 - smooth(sun, 2, 18)
     if night:
         sky_top = (8, 12, 30)
@@ -828,9 +872,10 @@ def conditions(place: Place, rng: np.random.Generator) -> Conditions:
     elif sun < 2:  # twilight
         sky_top, sky_bottom = (42, 52, 102), vary((236, 128, 82), rng, 15)
     else:
-        sky_top = mix((46, 108, 206), (26, 66, 168), polar)
+        sky_top = mix((70, 134, 216), (16, 52, 158), polar)
         sky_top = mix(sky_top, (126, 170, 212), 0.5 * humid + dust)
-        sky_bottom = mix(mix((168, 200, 236), (224, 230, 232), 0.8 * humid), (226, 210, 180), dust)
+        sky_bottom = mix(mix((186, 212, 238), (146, 182, 228), polar), (224, 230, 232), 0.8 * humid)
+        sky_bottom = mix(sky_bottom, (226, 210, 180), dust)
         sky_top = mix(sky_top, smog_colour, 0.8 * smog)
         sky_bottom = mix(sky_bottom, smog_colour, smog)
         sky_top = mix(sky_top, (70, 80, 140), 0.5 * elevation_t)
@@ -840,9 +885,13 @@ def conditions(place: Place, rng: np.random.Generator) -> Conditions:
         sky_top = mix(sky_top, (grey - 8, grey - 4, grey + 2), 0.85)
         sky_bottom = mix(sky_bottom, (grey + 20, grey + 22, grey + 25), 0.85)
     haze = mix(sky_bottom, (200, 205, 210), 0.3)
-    return Conditions(place, look, rng.uniform(36, 62), sun, 1 if rng.random() < 0.5 else -1, night, season,
+    air, air_amount = AIR[place.style]
+    air_amount *= (0.6 + 0.8 * place.urban if place.style in ("east_asia", "south_asia") else 1.0) * (
+        0.3 if night or weather in ("fog", "rain", "snow") else 1.0) * rng.uniform(0.6, 1.3)
+    air_amount += 0.15 * dust
+    return Conditions(place, look, rng.uniform(42, 57), sun, 1 if rng.random() < 0.5 else -1, night, season,
                       weather, snow_cover, vary(sky_top, rng, 8), vary(sky_bottom, rng, 8), vary(ground, rng, 10),
-                      vary(veg, rng, 10), vary(soil, rng, 10), haze,
+                      vary(veg, rng, 10), vary(soil, rng, 10), haze, air, air_amount,
                       stable_hash(place.cc, place.admin1) % len(look["walls"]))
 
 
@@ -1860,6 +1909,15 @@ def far_skyline(p: Painter, c: Conditions, rng: np.random.Generator) -> None:
                    silhouette=vary(colour, rng, 6))
 
 
+# What lies on the near side of a street, per style: front lawns in North America and Australia, bare red earth in
+# Africa, dust in South Asia, sand in the Middle East (ground or soil colour, and how much of it shows).
+STREET_VERGE = {
+    "north_america": ("ground", 0.85), "oceania": ("ground", 0.75), "subsaharan": ("soil", 0.85),
+    "latin": ("soil", 0.5), "south_asia": ("soil", 0.6), "mena": ("ground", 0.7), "se_asia": ("soil", 0.45),
+    "east_asia": ("soil", 0.15), "post_soviet": ("ground", 0.35), "nordic": ("ground", 0.35),
+}
+
+
 def scene_street(p: Painter, c: Conditions, rng: np.random.Generator) -> None:
     draw_sky(p, c, rng)
     if c.place.mountain > 0.3:
@@ -1867,14 +1925,18 @@ def scene_street(p: Painter, c: Conditions, rng: np.random.Generator) -> None:
     if rng.random() < c.look.get("towers", 0) * c.place.urban * 1.5:
         far_skyline(p, c, rng)
     draw_ground(p, c, rng, c.horizon, colour=mix(c.ground, (150, 150, 148), 0.6), patches=4)
-    base = c.horizon + rng.uniform(6, 18)
-    s = rng.uniform(0.7, 1.1)
+    base = c.horizon + rng.uniform(10, 22)
+    s = rng.uniform(1.0, 1.8)
     building_row(p, c, rng, base, s, density=0.85, sign=0.45)
     paved = rng.random() > c.look.get("unpaved", 0.1) * 0.4
     p.rect(0, base, 100, base + 3 * s, vary((170, 168, 162), rng, 8) if paved else c.soil)
-    road = min(base + 3 * s + rng.uniform(12, 22) * s, 99.0)
+    road = min(base + 3 * s + rng.uniform(9, 17) * s, 99.0)
     draw_road_band(p, c, rng, base + 3 * s, road, paved)
-    p.rect(0, road, 100, 100, vary((165, 163, 158), rng, 8) if paved else c.soil)
+    verge, amount = STREET_VERGE.get(c.place.style, ("soil", 0.1))  # this side: lawn, dust, sand or pavement
+    near = mix((165, 163, 158), c.ground if verge == "ground" else c.soil, amount * rng.uniform(0.6, 1.2))
+    p.rect(0, road, 100, 100, vary(near, rng, 8) if paved else c.soil)
+    if paved and amount > 0.3:
+        p.rect(0, road, 100, road + 1.5 * s, vary((170, 168, 162), rng, 8))  # the kerb and a strip of pavement
     for _ in range(int(rng.integers(0, 5))):
         draw_vehicle(p, c, rng, rng.uniform(-5, 95), base + 3 * s + rng.uniform(0.45, 0.95) * (road - base - 3 * s),
                      s * 1.3)
@@ -1894,8 +1956,8 @@ def scene_town(p: Painter, c: Conditions, rng: np.random.Generator) -> None:
     draw_ground(p, c, rng, c.horizon)
     draw_trees(p, c, rng, int(rng.integers(2, 8)), c.horizon + 0.5, c.horizon + 6, 0.8)
     base = c.horizon + rng.uniform(8, 20)
-    s = rng.uniform(0.6, 1.0)
-    building_row(p, c, rng, base, s, density=0.3 * c.place.urban, sign=0.15)
+    s = rng.uniform(0.8, 1.4)
+    building_row(p, c, rng, base, s, density=0.3 + 0.4 * c.place.urban, sign=0.15)
     if rng.random() < 0.5:
         y0 = base + rng.uniform(2, 6)
         draw_road_band(p, c, rng, y0, y0 + rng.uniform(8, 16), rng.random() > c.look.get("unpaved", 0.1))
@@ -1935,15 +1997,15 @@ def scene_rural(p: Painter, c: Conditions, rng: np.random.Generator) -> None:
     specials = c.look.get("special", {})
     rural_kinds = {k: v for k, v in specials.items() if k in RURAL_SPECIALS}
     base = c.horizon + rng.uniform(2, 10)
-    if rng.random() < 0.45:
-        if rural_kinds and rng.random() < 0.5:
+    if rng.random() < 0.7:
+        if rural_kinds and rng.random() < 0.3:
             draw_special(p, c, rng, choose(rng, rural_kinds), rng.uniform(5, 70), base, rng.uniform(0.3, 0.6))
         else:
-            for _ in range(int(rng.integers(1, 3))):
-                hi = c.look["storeys"][1]
-                draw_house(p, c, rng, rng.uniform(0, 85), base, rng.uniform(6, 12),
-                           int(rng.integers(1, min(hi, 3) + 1)),
-                           rng.uniform(0.35, 0.6))
+            hi = c.look["storeys"][1]
+            for _ in range(int(rng.integers(1, 4))):
+                s = rng.uniform(0.5, 0.9)
+                draw_house(p, c, rng, rng.uniform(-5, 85), base + rng.uniform(0, 8), rng.uniform(10, 20) * s,
+                           int(rng.integers(1, min(hi, 3) + 1)), s)
     if rng.random() < 0.45:
         paved = rng.random() > c.look.get("unpaved", 0.1) * 1.5
         draw_road_perspective(p, c, rng, paved)
@@ -1951,6 +2013,93 @@ def scene_rural(p: Painter, c: Conditions, rng: np.random.Generator) -> None:
     draw_trees(p, c, rng, int(rng.integers(1, 4 + int(14 * crowded))), c.horizon + 0.5, 100)
     if rng.random() < 0.3 * c.look.get("wires", 0.1) + 0.1:
         draw_poles(p, c, rng, rng.uniform(75, 100), 1.2)
+
+
+def draw_roof_above(p: Painter, c: Conditions, rng: np.random.Generator, x: float, top: float, w: float,
+                    s: float) -> None:
+    """A roof seen from above (from a hill or a tower): the slope facing us, or a flat top with its clutter."""
+    look = c.look
+    kind = choose(rng, look["roof_kinds"])
+    roof = vary(look["roofs"][int(rng.integers(len(look["roofs"])))], rng, 10)
+    if kind == "corrugated":
+        roof = vary([(170, 176, 182), (150, 82, 52), (120, 110, 100), (70, 110, 160)][rng.integers(4)], rng, 12)
+    if c.snow and kind not in ("flat", "dome"):
+        roof = (236, 238, 244)
+    depth = w * rng.uniform(0.35, 0.6)
+    if kind in ("flat", "dome"):
+        slab = shade(roof, rng.uniform(0.95, 1.1))
+        off = rng.uniform(-0.2, 0.2) * depth
+        p.poly([(x, top), (x + w, top), (x + w + off, top - depth * 0.6), (x + off, top - depth * 0.6)], slab)
+        p.line([(x + off, top - depth * 0.6), (x + w + off, top - depth * 0.6), (x + w, top)], shade(slab, 0.8),
+               0.4 * s)
+        if rng.random() < look.get("water_tanks", 0.1) + 0.1:
+            tank = vary([(30, 30, 34), (60, 90, 150), (230, 230, 230)][rng.integers(3)], rng, 10)
+            tx = x + rng.uniform(0.2, 0.8) * w
+            p.rect(tx - 1.2 * s, top - depth * 0.45, tx + 1.2 * s, top - depth * 0.2, tank)
+        if rng.random() < look.get("rebar", 0.0):
+            for _ in range(int(rng.integers(2, 5))):
+                xx = x + rng.uniform(0, w)
+                p.line([(xx, top - depth * 0.3), (xx, top - depth * 0.3 - 2.5 * s)], (90, 70, 60), 0.2 * s)
+        return
+    inset = {"hip": 0.5, "mansard": 0.25}.get(kind, 0.0) * depth
+    points = [(x - 0.6 * s, top), (x + w + 0.6 * s, top), (x + w - inset, top - depth), (x + inset, top - depth)]
+    if kind == "curved":  # the eaves turned up at both ends
+        points = [(x - 2.2 * s, top - 1.4 * s), (x - 0.8 * s, top), (x + w + 0.8 * s, top),
+                  (x + w + 2.2 * s, top - 1.4 * s), (x + w - 0.1 * depth, top - depth), (x + 0.1 * depth, top - depth)]
+    p.poly(points, roof)
+    p.line([(x + inset, top - depth), (x + w - inset, top - depth)], shade(roof, 0.7), 0.5 * s)
+    rows = int(depth / (1.6 * s)) if s > 0.45 else 0
+    course = shade(roof, 0.88)
+    for k in range(1, rows):  # tile courses
+        y = top - k * depth / rows
+        p.line([(x + inset * k / rows, y), (x + w - inset * k / rows, y)], course, 0.15 * s)
+    if kind == "corrugated" and s > 0.35:
+        ridge_colour = shade(roof, 0.8)
+        for k in range(int(w / (1.5 * s))):
+            xx = x + k * 1.5 * s
+            p.line([(xx, top), (xx, top - depth)], ridge_colour, 0.2 * s)
+    if rng.random() < look.get("chimneys", 0.1):
+        cx = x + rng.uniform(0.2, 0.8) * w
+        p.rect(cx - 0.8 * s, top - depth * 0.8, cx + 0.8 * s, top - depth * 0.4, vary((140, 70, 50), rng, 10))
+
+
+def scene_rooftops(p: Painter, c: Conditions, rng: np.random.Generator) -> None:
+    """The view over the town from a hill, a tower or a balcony: rows of roofs and upper walls down to the
+    bottom of the picture, the region's roofing and wall colours filling most of the frame."""
+    draw_sky(p, c, rng)
+    draw_mountains(p, c, rng, far_only=True)
+    if rng.random() < c.look.get("towers", 0) * c.place.urban * 1.2:
+        far_skyline(p, c, rng)
+    draw_ground(p, c, rng, c.horizon, patches=4)
+    specials = c.look.get("special", {})
+    y, s = c.horizon + rng.uniform(0.5, 2.5), rng.uniform(0.3, 0.45)
+    while y < 112:
+        x = -rng.uniform(0, 10) * s
+        while x < 100:
+            w = rng.uniform(9, 20) * s * (0.7 if c.look.get("narrow") else 1.0)
+            base = y + rng.uniform(-0.8, 0.8) * s
+            if specials and rng.random() < 0.03:
+                draw_special(p, c, rng, choose(rng, specials), x, base, s * 0.9)
+                x += 18 * s
+                continue
+            if rng.random() < 0.1:
+                draw_trees(p, c, rng, 1, base - 0.5, base, 0.8)
+                x += w * 0.5
+                continue
+            floors = int(rng.integers(1, 3))
+            top = base - floors * 4.0 * s
+            wall = wall_colour(c, rng)
+            p.rect(x, top, x + w, base, wall)
+            window = glass_colour(c, rng) if c.night else shade(wall, 0.55)
+            for f in range(floors if s > 0.3 else 0):  # a row of windows per floor
+                wy = top + (f + 0.3) * 4.0 * s
+                for k in range(max(1, int(w / (4 * s)))):
+                    wx = x + (k + 0.35) * 4 * s
+                    p.rect(wx, wy, wx + 1.5 * s, wy + 2 * s, window)
+            draw_roof_above(p, c, rng, x, top, w, s)
+            x += w + (0 if rng.random() < 0.7 else rng.uniform(0.5, 4) * s)
+        s *= rng.uniform(1.25, 1.45)
+        y += rng.uniform(4.5, 6.5) * s
 
 
 def scene_coast(p: Painter, c: Conditions, rng: np.random.Generator) -> None:
@@ -2068,12 +2217,21 @@ def render(place: Place, rng: np.random.Generator, params: dict) -> Image.Image:
         scene_coast(p, c, rng)
     else:
         r = rng.random()
-        if r < place.urban ** 1.5 * 0.9:
+        if place.urban > 0.15 and rng.random() < 0.45:
+            scene_rooftops(p, c, rng)
+        elif r < place.urban ** 1.5 * 0.9:
             scene_street(p, c, rng)
         elif r < place.urban ** 0.6:
             scene_town(p, c, rng)
         else:
             scene_rural(p, c, rng)
+    if c.air_amount > 0.01:  # the veil of smog, dust or damp air, strongest at the horizon
+        y = (np.arange(side, dtype=np.float32) + 0.5) / p.k
+        veil = c.air_amount * (0.45 + 0.55 * np.exp(-((y - c.horizon) / 16) ** 2))[:, None, None]
+        pixels = np.asarray(p.image, dtype=np.float32)
+        pixels = pixels * (1 - veil) + np.array(c.air, np.float32) * veil
+        p.image = Image.fromarray(pixels.astype(np.uint8))
+        p.draw = ImageDraw.Draw(p.image)
     image = p.image
     weather(p, c, rng)
     angle = float(np.clip(rng.normal(0, 2.0), -5, 5))
@@ -2113,15 +2271,17 @@ def finish(image: Image.Image, c: Conditions, rng: np.random.Generator) -> Image
         pixels = pixels * (1 - fog) + np.float32(200) * fog
     if c.night:
         pixels = pixels * np.float32(rng.uniform(0.3, 0.55)) * np.array([1.0, 0.95, 1.05], np.float32)
-    elif c.sun < 12:  # low sun: warm and dim
-        warm = (12 - max(c.sun, -6)) / 18
-        pixels = pixels * np.array([1.0, 1 - 0.12 * warm, 1 - 0.3 * warm], np.float32) * np.float32(1 - 0.3 * warm)
     elif c.weather in ("overcast", "rain"):
         pixels = pixels * np.float32(rng.uniform(0.8, 0.95))
+    else:  # sunlight: golden and dimmer when the sun is low (high latitudes), harsh and bleached when overhead
+        warm = 1 - smooth(c.sun, -4, 40)
+        glare = smooth(c.sun, 50, 85)
+        pixels = pixels * np.array([1.0, 1 - 0.13 * warm, 1 - 0.32 * warm], np.float32) * np.float32(1 - 0.28 * warm)
+        pixels = pixels * np.float32(1 - 0.22 * glare) + np.float32(0.22 * glare * 250)
     grey = pixels.mean(axis=2, keepdims=True)
-    pixels = grey + (pixels - grey) * np.float32(rng.uniform(0.6, 1.3))                    # saturation
-    pixels = (pixels - 128) * np.float32(rng.uniform(0.75, 1.2)) + np.float32(128 + rng.uniform(-25, 25))
-    pixels = pixels * rng.normal(1, 0.06, 3).astype(np.float32)                              # white balance
+    pixels = grey + (pixels - grey) * np.float32(rng.uniform(0.75, 1.25))                   # saturation
+    pixels = (pixels - 128) * np.float32(rng.uniform(0.8, 1.15)) + np.float32(128 + rng.uniform(-12, 12))
+    pixels = pixels * rng.normal(1, 0.02, 3).astype(np.float32)                              # white balance
     yy, xx = np.mgrid[-1:1:complex(0, h), -1:1:complex(0, w)].astype(np.float32)
     pixels = pixels * (1 - np.float32(rng.uniform(0, 0.35)) * ((xx * xx + yy * yy) / 2))[:, :, None]  # vignette
     noise = rng.integers(0, 256, pixels.shape, dtype=np.uint8).astype(np.float32) - 127.5
