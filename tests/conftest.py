@@ -55,6 +55,22 @@ def private_cache(tmp_path_factory) -> Path:
         os.environ["MOBILENET_SUITE_CACHE"] = old
 
 
+def run_default(task: str, run_dir: Path) -> tuple[dict, float]:
+    """`python train.py task=<task>` with its defaults, as a user runs it (the user's thread settings, not the one
+    thread per process the tests pin): (its results.json, wall seconds)."""
+    import json
+    import subprocess
+    import sys
+    import time
+    env = {k: v for k, v in os.environ.items() if k != "OMP_NUM_THREADS"}
+    if USER_OMP_NUM_THREADS is not None:
+        env["OMP_NUM_THREADS"] = USER_OMP_NUM_THREADS
+    start = time.perf_counter()
+    subprocess.run([sys.executable, "train.py", f"task={task}", f"hydra.run.dir={run_dir}"], cwd=REPO, check=True,
+                   env=env)
+    return json.loads((run_dir / "results.json").read_text()), time.perf_counter() - start
+
+
 def compose_config(overrides: list[str], output_dir: Path | None = None) -> DictConfig:
     """conf/config.yaml composed as train.py would, with the run directory set to `output_dir`."""
     with initialize_config_dir(str(CONF_DIR), version_base="1.3"):

@@ -3,11 +3,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
-import subprocess
-import sys
-import time
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -156,14 +151,6 @@ def test_end_to_end_run_metrics_match_saved_detections(task, tmp_path):
 def test_default_run_meets_the_issues_time_and_map(task, max_seconds, min_ap, tmp_path):
     """`python train.py task=<task>` with the defaults (data generated on the fly): the issue's CPU targets. It runs
     with the user's thread settings, not the one thread per process the other tests pin."""
-    from conftest import USER_OMP_NUM_THREADS
-    env = {k: v for k, v in os.environ.items() if k != "OMP_NUM_THREADS"}
-    if USER_OMP_NUM_THREADS is not None:
-        env["OMP_NUM_THREADS"] = USER_OMP_NUM_THREADS
-    start = time.perf_counter()
-    repo = Path(__file__).resolve().parents[1]
-    subprocess.run([sys.executable, "train.py", f"task={task}", f"hydra.run.dir={tmp_path}"], cwd=repo, check=True,
-                   env=env)
-    seconds = time.perf_counter() - start
-    results = json.loads((tmp_path / "results.json").read_text())
+    from conftest import run_default
+    results, seconds = run_default(task, tmp_path)
     assert seconds <= max_seconds and results["metrics"]["AP"] >= min_ap, (seconds, results["metrics"])

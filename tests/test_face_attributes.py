@@ -385,20 +385,8 @@ def test_default_run_meets_its_targets(tmp_path):
     """`python train.py task=face_attributes` with the defaults, from the tests' fresh cache (the dataset is
     generated and decoded): both stages within 10 minutes, the teacher far above the prevalence baseline, the
     student at <= 10% of its mult-adds within 0.9x of its mean AP. Runs with the user's thread settings."""
-    import os
-    import subprocess
-    import sys
-    import time
-
-    from conftest import REPO, USER_OMP_NUM_THREADS
-    env = {k: v for k, v in os.environ.items() if k != "OMP_NUM_THREADS"}
-    if USER_OMP_NUM_THREADS is not None:
-        env["OMP_NUM_THREADS"] = USER_OMP_NUM_THREADS
-    start = time.perf_counter()
-    subprocess.run([sys.executable, "train.py", "task=face_attributes", f"hydra.run.dir={tmp_path}"], cwd=REPO,
-                   check=True, env=env)
-    seconds = time.perf_counter() - start
-    results = json.loads((tmp_path / "results.json").read_text())
+    from conftest import run_default
+    results, seconds = run_default("face_attributes", tmp_path)
     teacher, student = results["teacher"], results["metrics"]
     assert seconds <= 600, seconds
     assert teacher["metrics"]["mean_ap"] >= 2 * results["prevalence_baseline_mean_ap"], teacher["metrics"]

@@ -215,20 +215,8 @@ def test_end_to_end_partition_saved_and_reused_and_predict(tmp_path):
 def test_default_run_meets_its_targets(tmp_path):
     """`python train.py task=geolocation` with the defaults, from the tests' fresh cache: within 10 minutes, at
     least 2x the most-populated-cell baseline at 750 km and a wide margin (1.5x) over it at 2500 km."""
-    import os
-    import subprocess
-    import sys
-    import time
-
-    from conftest import REPO, USER_OMP_NUM_THREADS
-    env = {k: v for k, v in os.environ.items() if k != "OMP_NUM_THREADS"}
-    if USER_OMP_NUM_THREADS is not None:
-        env["OMP_NUM_THREADS"] = USER_OMP_NUM_THREADS
-    start = time.perf_counter()
-    subprocess.run([sys.executable, "train.py", "task=geolocation", f"hydra.run.dir={tmp_path}"], cwd=REPO,
-                   check=True, env=env)
-    seconds = time.perf_counter() - start
-    results = json.loads((tmp_path / "results.json").read_text())
+    from conftest import run_default
+    results, seconds = run_default("geolocation", tmp_path)
     model, busiest = results["metrics"], results["baselines"]["most_populated_cell"]
     assert seconds <= 600, seconds
     assert model["acc_750km"] >= 2 * busiest["acc_750km"], (model, busiest)

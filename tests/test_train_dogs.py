@@ -168,13 +168,6 @@ def test_comparison_table_from_results(tiny_run, tmp_path, capsys):
 def test_default_run_meets_its_time_budget_and_accuracy(tmp_path):
     """`python train.py task=dogs` with the defaults (dataset generated and decoded into the tests' fresh cache):
     within the five-minute budget and far above chance (4.2 %). It runs with the user's thread settings."""
-    from conftest import USER_OMP_NUM_THREADS
-    env = {k: v for k, v in os.environ.items() if k != "OMP_NUM_THREADS"}
-    if USER_OMP_NUM_THREADS is not None:
-        env["OMP_NUM_THREADS"] = USER_OMP_NUM_THREADS
-    start = time.perf_counter()
-    subprocess.run([sys.executable, "train.py", "task=dogs", f"hydra.run.dir={tmp_path}"], cwd=REPO, check=True,
-                   env=env)
-    seconds = time.perf_counter() - start
-    results = json.loads((tmp_path / "results.json").read_text())
+    from conftest import run_default
+    results, seconds = run_default("dogs", tmp_path)
     assert seconds <= 300 and results["metrics"]["top1"] >= 0.25, (seconds, results["metrics"])
