@@ -149,6 +149,26 @@ def measure_latency_ms(module: nn.Module, example_input: torch.Tensor, warmup: i
     return statistics.median(times) * 1000.0
 
 
+def measure_throughput(module: nn.Module, batch: torch.Tensor, warmup: int = 1, repeats: int = 3) -> float:
+    """Images per second of eval-mode forwards of the whole `batch` on the CPU (median of `repeats` timed passes).
+
+    The batch-32 figure of the comparison report: what a server running the model on a CPU sustains, where
+    batch-1 latency is what one request waits.
+    """
+    if repeats < 1:
+        raise ValueError(f"measure_throughput: repeats must be >= 1, got {repeats}")
+    on_cpu = all(t.device.type == "cpu" for t in [*module.parameters(), *module.buffers()])
+    model = module if on_cpu else copy.deepcopy(module).cpu()
+    times: list[float] = []
+    with _inference(model):
+        for i in range(warmup + repeats):
+            start = time.perf_counter()
+            model(batch.cpu())
+            if i >= warmup:
+                times.append(time.perf_counter() - start)
+    return len(batch) / statistics.median(times)
+
+
 def complexity_summary(module: nn.Module, example_input: torch.Tensor, latency: bool = True) -> dict[str, float]:
     """What every run's `results.json` reports: params, mult-adds per image, and CPU latency (batch 1) in ms."""
     image = example_input[:1]

@@ -1,77 +1,372 @@
-"""A comparison table (Markdown + CSV) of every run under a folder, built from their results.json files.
+"""The comparison report of a set of runs: which backbone to pick for a latency, size or accuracy budget.
 
-Runs by itself after a multirun (`hydra.callbacks` in conf/config.yaml), or by hand:
-    python -m tasks.compare multirun/dogs/2026-11-23_10-00-00
+For every run under the given folders (its results.json, or failure.json when it failed): a table sorted by the
+task's headline metric (`headline` in each task's config: top1, AP, mean AP, 10-fold accuracy, accuracy at
+750 km) with params, mult-adds at the run's resolution, CPU batch-1 latency, batch-32 throughput, train time and
+the Pareto-optimal rows marked (no other run is at least as good for less), written as comparison.md and
+comparison.csv; and plots: the headline metric against mult-adds and against latency (log x, the Pareto front
+drawn) and the runs' validation curves overlaid.
+
+A multirun (`python train.py -m ...`) rebuilds it in its sweep folder after every job (`hydra.callbacks` in
+conf/config.yaml), so a failed or interrupted sweep still leaves a report. By hand, over any set of runs:
+    python -m tasks.compare multirun/dogs/2026-11-23_10-00-00 [more folders ...] [--out DIR]
 """
 from __future__ import annotations
 
+import argparse
 import csv
 import json
-import sys
+import math
+import os
+import traceback
 from pathlib import Path
 from typing import Any
 
+from hydra.core.utils import JobReturn, JobStatus
 from hydra.experimental.callback import Callback
-from omegaconf import DictConfig
+from hydra.types import RunMode
+from omegaconf import DictConfig, OmegaConf
 
-COLUMNS = ["task", "backbone", "image_size", "params", "mult_adds", "latency_ms", "train_seconds"]
+FAILURE_FILE = "failure.json"
+# the table's columns, in order: (key in a row, Markdown header)
+COLUMNS = [("task", "task"), ("backbone", "backbone"), ("image_size", "size"), ("headline", "headline"),
+           ("params", "params"), ("mult_adds", "mult-adds"), ("latency_ms", "latency b1 (ms)"),
+           ("throughput", "b32 (img/s)"), ("train_seconds", "train (s)"), ("pareto", "Pareto"),
+           ("status", "status")]
+COSTS = {"mult_adds": "mult-adds", "latency_ms": "latency"}  # what a Pareto-optimal run spends least of
 
 
-def collect(folder: str | Path) -> list[dict[str, Any]]:
-    """One row per results.json under `folder`: the COLUMNS, then `metric/<name>` for every test metric."""
-    rows = []
-    for path in sorted(Path(folder).rglob("results.json")):
-        results = json.loads(path.read_text())
-        row = {key: results.get(key) for key in COLUMNS}
-        row.update({f"metric/{k}": v for k, v in results.get("metrics", {}).items()})
-        row["run_dir"] = str(path.parent)
-        rows.append(row)
+def _row(results: dict[str, Any], run_dir: Path) -> dict[str, Any]:
+    headline = results.get("headline") or {}
+    metrics = results.get("metrics") or {}
+    row = {key: results.get(key) for key, _ in COLUMNS}
+    row.update({
+        "status": results.get("status", "ok"),
+        "headline_metric": headline.get("metric"),
+        "headline_mode": headline.get("mode", "max"),
+        "headline": metrics.get(headline.get("metric")),
+        "throughput": results.get("throughput_ips"),
+        "error": results.get("error", ""),
+        "run_dir": str(run_dir),
+        "checkpoint": _checkpoint(results, run_dir),
+    })
+    row.update({f"metric/{k}": v for k, v in metrics.items()})
+    return row
+
+
+def _checkpoint(results: dict[str, Any], run_dir: Path) -> str:
+    """The weights a finished run was tested with (its last checkpoint when it tested its final weights)."""
+    tested = Path(results.get("tested_checkpoint") or "")
+    if tested.suffix == ".ckpt" and tested.is_file():
+        return str(tested)
+    last = run_dir / "checkpoints" / "last.ckpt"
+    return str(last) if results.get("status", "ok") == "ok" and last.is_file() else ""
+
+
+def measure_together(rows: list[dict[str, Any]], rounds: int = 3, latency_repeats: int = 20,
+                     batch: int = 32) -> str:
+    """Re-time every finished run's model (rebuilt from its checkpoint) in this one process: CPU batch-1 latency
+    and batch-`batch` throughput, in `rounds` rounds that go through all models in turn (medians). Timings taken
+    at the end of each run come from different moments (or machines); these are comparable with each other.
+    Returns the line the report prints about them."""
+    import statistics
+
+    import torch
+
+    from backbone.complexity import measure_latency_ms, measure_throughput
+
+    from .checkpoint import load_task_model
+    models = []
+    for row in rows:
+        if row["status"] == "ok" and row.get("checkpoint"):
+            model, _ = load_task_model(row["checkpoint"])
+            side = int(row["image_size"])
+            models.append((row, model.cpu().eval(), torch.zeros(1, 3, side, side),
+                           torch.rand(batch, 3, side, side, generator=torch.Generator().manual_seed(0))))
+    latencies: dict[int, list[float]] = {id(row): [] for row, *_ in models}
+    throughputs: dict[int, list[float]] = {id(row): [] for row, *_ in models}
+    for _ in range(rounds):
+        for row, model, image, images in models:
+            latencies[id(row)].append(measure_latency_ms(model, image, repeats=latency_repeats))
+            throughputs[id(row)].append(measure_throughput(model, images, repeats=1))
+    for row, *_ in models:
+        row["latency_ms"] = statistics.median(latencies[id(row)])
+        row["throughput"] = statistics.median(throughputs[id(row)])
+        row["measured"] = "together"
+    return (f"Latency and b{batch}: re-measured together in one process from the runs' checkpoints "
+            f"(`python -m tasks.compare --measure`; {rounds} rounds through all models, medians; "
+            f"{torch.get_num_threads()} CPU threads).")
+
+
+def collect(folders: list[str | Path]) -> list[dict[str, Any]]:
+    """One row per run under `folders`: finished (results.json), failed (failure.json), or started and never
+    finished (a Hydra job folder with neither: killed, or still running)."""
+    rows, seen = [], set()
+    for folder in folders:
+        folder = Path(folder)
+        if not folder.is_dir():
+            raise FileNotFoundError(f"no such folder of runs: {folder}")
+        for path in sorted([*folder.rglob("results.json"), *folder.rglob(FAILURE_FILE)]):
+            if path.parent.resolve() in seen:
+                continue
+            seen.add(path.parent.resolve())
+            rows.append(_row(json.loads(path.read_text()), path.parent))
+        for hydra_dir in sorted(folder.rglob(".hydra")):
+            run = hydra_dir.parent
+            if run.resolve() in seen or not (hydra_dir / "overrides.yaml").is_file():
+                continue
+            seen.add(run.resolve())
+            job = OmegaConf.load(hydra_dir / "config.yaml") if (hydra_dir / "config.yaml").is_file() else {}
+            rows.append(_row({"task": job.get("task_name"), "status": "unfinished",
+                              "error": "no results.json: still running, or killed",
+                              "image_size": OmegaConf.select(job, "data.image_size", default=None)}, run))
     return rows
 
 
-def _format(key: str, value: Any) -> str:
-    if value is None:
+def mark_pareto(rows: list[dict[str, Any]]) -> None:
+    """Set row["pareto"] to the costs ("mult-adds", "latency") on whose front the run lies, within the runs that
+    share its headline metric: no other finished run has a headline at least as good and a cost at most as
+    high, one of them strictly."""
+    for row in rows:
+        row["pareto"] = ""
+    for metric, group in _groups(rows).items():
+        for cost, name in COSTS.items():
+            scored = [r for r in group if r.get(cost) is not None]
+            for row in scored:
+                better = _better(row)
+                dominated = any(o is not row and better(o["headline"], row["headline"]) >= 0 and o[cost] <= row[cost]
+                                and (better(o["headline"], row["headline"]) > 0 or o[cost] < row[cost])
+                                for o in scored)
+                if not dominated:
+                    row["pareto"] = f"{row['pareto']}, {name}" if row["pareto"] else name
+
+
+def _better(row: dict[str, Any]):
+    """compare(a, b) > 0 when headline a is better than b (mode max or min)."""
+    sign = -1 if row.get("headline_mode") == "min" else 1
+    return lambda a, b: sign * ((a > b) - (a < b))
+
+
+def _groups(rows: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
+    """Finished runs with a headline value, by headline metric (runs are compared only on the same metric)."""
+    groups: dict[str, list[dict[str, Any]]] = {}
+    for row in rows:
+        if row["status"] == "ok" and isinstance(row.get("headline"), (int, float)) and not math.isnan(row["headline"]):
+            groups.setdefault(row["headline_metric"], []).append(row)
+    return groups
+
+
+def sort_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Best headline first (within each metric), then runs without one (failed, unfinished)."""
+    def key(row):
+        value = row.get("headline")
+        if row["status"] != "ok" or not isinstance(value, (int, float)) or math.isnan(value):
+            return (1, "", 0.0, row["run_dir"])
+        return (0, row["headline_metric"] or "", -value if row["headline_mode"] != "min" else value, row["run_dir"])
+    return sorted(rows, key=key)
+
+
+def _format(key: str, row: dict[str, Any]) -> str:
+    value = row.get(key)
+    if value is None or value == "":
         return ""
+    if key == "headline":
+        return f"{row['headline_metric']} {value:.4f}"
     if key == "params":
         return f"{value / 1e6:.2f} M"
     if key == "mult_adds":
-        return f"{value / 1e6:.0f} M"
+        return f"{value / 1e6:.1f} M"
+    if key == "status" and value != "ok":
+        error = str(row.get("error", "")).replace("|", "/").replace("\n", " ")
+        return f"**{value}**: {error[:200]}"
     if isinstance(value, float):
-        return f"{value:.4f}" if key.startswith("metric/") else f"{value:.1f}"
+        return f"{value:.1f}" if key != "latency_ms" else f"{value:.2f}"
     return str(value)
 
 
-def write_tables(folder: str | Path) -> tuple[Path, Path] | None:
-    """Write comparison.csv and comparison.md into `folder`; None when it holds no results."""
-    folder = Path(folder)
-    rows = collect(folder)
+def _write_atomic(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
+
+def write_report(folders: list[str | Path], out: str | Path, measure: bool = False) -> list[Path]:
+    """comparison.md, comparison.csv and the plots of the runs under `folders`, written into `out`; [] when
+    there are no runs. `measure`: re-time all models together first (measure_together)."""
+    rows = collect(folders)
     if not rows:
+        return []
+    timing = ("Latency: CPU, batch 1, median; b32: CPU images/s at batch 32; both as measured at the end of each "
+              "run, on its machine.")
+    if measure:
+        timing = measure_together(rows)
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    mark_pareto(rows)
+    rows = sort_rows(rows)
+    keys = list(dict.fromkeys([*(k for k, _ in COLUMNS), "headline_metric", "headline_mode", "error", "run_dir",
+                               *(k for row in rows for k in row)]))
+    buffer = _CsvText()
+    writer = csv.DictWriter(buffer, fieldnames=keys)
+    writer.writeheader()
+    writer.writerows(rows)
+    _write_atomic(out / "comparison.csv", buffer.text)
+    written = [out / "comparison.md", out / "comparison.csv"]
+    plots = write_plots(rows, out)
+    lines = ["| " + " | ".join(header for _, header in COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
+    lines += ["| " + " | ".join(_format(k, row) for k, _ in COLUMNS) + " |" for row in rows]
+    lines += ["", "Sorted by the headline metric (best first). Pareto: no other run has a headline at least as good "
+              f"for at most the same mult-adds (or latency). {timing}", "",
+              *(f"![{p.stem}]({p.name})" for p in plots), "",
+              *(f"- `{row['run_dir']}`" for row in rows)]
+    _write_atomic(out / "comparison.md", "\n".join(lines) + "\n")
+    return [*written, *plots]
+
+
+class _CsvText:
+    def __init__(self) -> None:
+        self.text = ""
+
+    def write(self, s: str) -> None:
+        self.text += s
+
+
+def write_plots(rows: list[dict[str, Any]], out: Path) -> list[Path]:
+    """Per headline metric: metric vs mult-adds, metric vs latency (Pareto front drawn) and validation curves."""
+    import matplotlib
+    import matplotlib.ticker
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    written = []
+    groups = _groups(rows)
+    for metric, group in groups.items():
+        prefix = "" if len(groups) == 1 else f"{metric}_"
+        for cost, name in COSTS.items():
+            points = [r for r in group if r.get(cost)]
+            if not points:
+                continue
+            fig, ax = plt.subplots(figsize=(7, 4.5))
+            ax.scatter([r[cost] for r in points], [r["headline"] for r in points], color="tab:blue", zorder=3)
+            for r in points:
+                ax.annotate(f"{r['backbone']} @ {r['image_size']}", (r[cost], r["headline"]), fontsize=7,
+                            xytext=(4, 4), textcoords="offset points")
+            front = sorted((r for r in points if name in r["pareto"].split(", ")), key=lambda r: r[cost])
+            ax.plot([r[cost] for r in front], [r["headline"] for r in front], color="tab:red", drawstyle="steps-post",
+                    marker="o", markersize=11, markerfacecolor="none", label="Pareto front", zorder=2)
+            ax.set_xscale("log")
+            ax.xaxis.set_major_formatter(matplotlib.ticker.EngFormatter())
+            ax.set_xlabel("mult-adds per image" if cost == "mult_adds" else "CPU latency, batch 1 (ms)")
+            ax.set_ylabel(f"test {metric}")
+            ax.grid(True, which="both", alpha=0.3)
+            ax.legend(loc="lower right")
+            ax.set_title(f"{group[0]['task']}: {metric} vs {name}")
+            fig.tight_layout()
+            path = out / f"{prefix}{metric}_vs_{cost}.png"
+            fig.savefig(path, dpi=110)
+            plt.close(fig)
+            written.append(path)
+        curves = [(r, _validation_curve(r)) for r in group]
+        curves = [(r, c) for r, c in curves if c]
+        if curves:
+            fig, ax = plt.subplots(figsize=(7, 4.5))
+            for r, (column, epochs, values) in curves:
+                ax.plot(epochs, values, marker=".", label=f"{r['backbone']} @ {r['image_size']} ({column})")
+            ax.set_xlabel("epoch")
+            ax.set_ylabel("validation metric")
+            ax.grid(True, alpha=0.3)
+            ax.legend(fontsize=7)
+            ax.set_title(f"{group[0]['task']}: validation curves")
+            fig.tight_layout()
+            path = out / f"{prefix}validation_curves.png"
+            fig.savefig(path, dpi=110)
+            plt.close(fig)
+            written.append(path)
+    return written
+
+
+def _validation_curve(row: dict[str, Any]) -> tuple[str, list[float], list[float]] | None:
+    """(column, epochs, values) of val/<headline metric> in the run's csv/metrics.csv, or of its monitored
+    metric when the headline is not validated; None without a log."""
+    path = Path(row["run_dir"]) / "csv" / "metrics.csv"
+    if not path.is_file():
         return None
-    keys = list(dict.fromkeys(k for row in rows for k in row))
-    with open(folder / "comparison.csv", "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=keys)
-        writer.writeheader()
-        writer.writerows(rows)
-    shown = [k for k in keys if k != "run_dir"]
-    lines = ["| " + " | ".join(k.removeprefix("metric/") for k in shown) + " |",
-             "|" + "---|" * len(shown)]
-    lines += ["| " + " | ".join(_format(k, row.get(k)) for k in shown) + " |" for row in rows]
-    (folder / "comparison.md").write_text("\n".join(lines) + "\n")
-    return folder / "comparison.csv", folder / "comparison.md"
+    with open(path, newline="") as f:
+        records = list(csv.DictReader(f))
+    columns = [f"val/{row['headline_metric']}", row.get("monitor_metric")]
+    for column in filter(None, columns):
+        points = [(float(r["epoch"]), float(r[column])) for r in records if r.get(column) not in (None, "")]
+        if points:
+            return column, [e + 1 for e, _ in points], [v for _, v in points]
+    return None
 
 
-class ComparisonTable(Callback):
-    """Hydra callback: after a multirun, tabulate its runs in the sweep folder."""
+def record_failure(run_dir: Path, config: DictConfig, error: BaseException) -> Path:
+    """failure.json in a failed run's folder: what it was, and the last line of its error (traceback in
+    error.txt), so the comparison lists it."""
+    from .runner import backbone_name
+    run_dir.mkdir(parents=True, exist_ok=True)
+    text = "".join(traceback.format_exception(type(error), error, error.__traceback__))
+    (run_dir / "error.txt").write_text(text)
+    root = error
+    while root.__cause__ is not None:  # e.g. Hydra's InstantiationException around the backbone's own error
+        root = root.__cause__
+    lines = [line for line in f"{type(root).__name__}: {root}".splitlines() if line.strip()]
+
+    def get(getter):
+        try:
+            return getter()
+        except Exception:  # a config that cannot even resolve still gets its failure recorded
+            return None
+    failure = {
+        "status": "failed",
+        "error": lines[-1] if lines else type(error).__name__,
+        "task": get(lambda: config.task_name),
+        "backbone": get(lambda: backbone_name(config)),
+        "image_size": get(lambda: config.image_size),
+        "headline": get(lambda: OmegaConf.to_container(config.headline, resolve=True)),
+    }
+    path = run_dir / FAILURE_FILE
+    _write_atomic(path, json.dumps(failure, indent=2))
+    return path
+
+
+class ComparisonReport(Callback):
+    """Hydra callback: records a failed job (failure.json) and, in a multirun, rebuilds the sweep folder's report
+    after every job and at the end, so a sweep with failures still ends with its report."""
+
+    def on_job_end(self, config: DictConfig, job_return: JobReturn, **kwargs: Any) -> None:
+        if job_return.status == JobStatus.FAILED:
+            run_dir = Path(config.hydra.runtime.output_dir)
+            record_failure(run_dir, config, job_return._return_value)
+        if config.hydra.mode == RunMode.MULTIRUN:
+            write_report([config.hydra.sweep.dir], config.hydra.sweep.dir)
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
-        written = write_tables(config.hydra.sweep.dir)
-        if written:
-            print(f"comparison table: {written[1]}\n{written[1].read_text()}")
+        if write_report([config.hydra.sweep.dir], config.hydra.sweep.dir):
+            report = Path(config.hydra.sweep.dir) / "comparison.md"
+            print(f"comparison report: {report}\n{report.read_text()}")
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m tasks.compare", description=__doc__.split("\n\n")[0])
+    parser.add_argument("folders", nargs="+", help="folders holding runs (searched recursively)")
+    parser.add_argument("--out", help="where to write the report (default: the folder, when there is one)")
+    parser.add_argument("--measure", action="store_true",
+                        help="re-time latency and throughput of all runs together, in this process, from their "
+                             "checkpoints (comparable figures; else each run's own, taken when it ended)")
+    args = parser.parse_args(argv)
+    if args.out is None and len(args.folders) > 1:
+        parser.error("several folders: say where the report goes with --out DIR")
+    out = Path(args.out or args.folders[0])
+    try:
+        written = write_report(args.folders, out, measure=args.measure)
+    except FileNotFoundError as err:
+        parser.error(str(err))
+    if not written:
+        parser.error(f"no runs (results.json, failure.json or .hydra/) under {', '.join(args.folders)}")
+    print((out / "comparison.md").read_text())
+    print("written: " + ", ".join(str(p) for p in written))
 
 
 if __name__ == "__main__":
-    if len(sys.argv) != 2:
-        sys.exit("usage: python -m tasks.compare <folder with runs>")
-    if write_tables(sys.argv[1]) is None:
-        sys.exit(f"no results.json under {sys.argv[1]}")
-    print((Path(sys.argv[1]) / "comparison.md").read_text())
+    main()

@@ -546,12 +546,13 @@ def prepare_teacher(cfg: DictConfig) -> dict[str, Any]:
 
 
 def run_teacher_stage(cfg: DictConfig) -> tuple[str, Path]:
-    """Stage 1 as an ordinary run in `<run dir>/teacher`: composed from `teacher.overrides`, with the keys in
-    `teacher.inherit` copied from this run (data source, seed, accelerator, ...). Finished with the same config:
-    its tested checkpoint is reused; interrupted: resumed from its last checkpoint; finished with another config:
-    an error (a stale teacher is never used)."""
+    """Stage 1 as an ordinary run in `teacher.dir` (default `<run dir>/teacher`): composed from
+    `teacher.overrides`, with the keys in `teacher.inherit` copied from this run (data source, seed, accelerator,
+    ...). Finished with the same config: its tested checkpoint is reused (also by the other runs of a sweep that
+    share the folder); interrupted: resumed from its last checkpoint; finished with another config: an error (a
+    stale teacher is never used)."""
     from .runner import resolve_config, train_and_test
-    stage_dir = Path(cfg.paths.output_dir) / "teacher"
+    stage_dir = Path(cfg.teacher.get("dir") or Path(cfg.paths.output_dir) / "teacher")
     checkpoints = stage_dir / "checkpoints"
     teacher_cfg = compose_run(list(cfg.teacher.overrides))
     missing = object()

@@ -56,16 +56,24 @@ def resume_checkpoint(cfg: DictConfig, none_yet_ok: bool = False) -> str | None:
     return str(path)
 
 
-def profile(model: torch.nn.Module, image_size: int, latency_repeats: int) -> dict[str, float]:
-    """Params, mult-adds at the run's input size, and median CPU batch-1 latency of the model's inference."""
-    from backbone.complexity import count_mult_adds, count_params, measure_latency_ms
+def profile(model: torch.nn.Module, image_size: int, latency_repeats: int, throughput_batch: int = 0,
+            throughput_repeats: int = 3) -> dict[str, float]:
+    """Params, mult-adds at the run's input size, median CPU batch-1 latency of the model's inference and, for
+    `throughput_batch` > 0, its CPU throughput (images/s) at that batch size."""
+    from backbone.complexity import count_mult_adds, count_params, measure_latency_ms, measure_throughput
     cpu_model = copy.deepcopy(model).cpu().eval()
     example = torch.zeros(1, 3, image_size, image_size)
-    return {
+    measured = {
         "params": count_params(cpu_model),
         "mult_adds": count_mult_adds(cpu_model, example),
         "latency_ms": measure_latency_ms(cpu_model, example, repeats=latency_repeats),
     }
+    if throughput_batch > 0:
+        batch = torch.rand(throughput_batch, 3, image_size, image_size, generator=torch.Generator().manual_seed(0))
+        measured["throughput_ips"] = measure_throughput(cpu_model, batch, repeats=throughput_repeats)
+        measured["throughput_batch"] = throughput_batch
+    measured["cpu_threads"] = torch.get_num_threads()
+    return measured
 
 
 class _StartStep(pl.Callback):
@@ -131,7 +139,9 @@ def train_and_test(cfg: DictConfig) -> dict[str, Any]:
     trainer.fit(model, datamodule=datamodule, ckpt_path=ckpt_path)
     train_seconds = time.perf_counter() - start
 
-    results: dict[str, Any] = {"task": cfg.task_name, "backbone": backbone_name(cfg), "image_size": cfg.image_size}
+    results: dict[str, Any] = {"task": cfg.task_name, "backbone": backbone_name(cfg), "image_size": cfg.image_size,
+                               "status": "ok", "headline": resolved["headline"],
+                               "monitor_metric": cfg.monitor.metric}
     if cfg.test:
         best = trainer.checkpoint_callback.best_model_path if trainer.checkpoint_callback else ""
         trainer.test(model, datamodule=datamodule, ckpt_path=best or None)
@@ -140,7 +150,7 @@ def train_and_test(cfg: DictConfig) -> dict[str, Any]:
         results["tested_checkpoint"] = best or "final weights"
     if not trainer.is_global_zero:
         return results
-    results.update(profile(model, cfg.image_size, cfg.latency_repeats))
+    results.update(profile(model, cfg.image_size, cfg.latency_repeats, cfg.throughput_batch, cfg.throughput_repeats))
     if cfg.test:
         results.update(model.report(results, cfg.latency_repeats))
     results.update({

@@ -150,3 +150,43 @@ def test_cli_errors_are_one_clear_message():
     done = subprocess.run([sys.executable, "train.py", "task=dogs", "backbone=nope"], cwd=REPO,
                           capture_output=True, text=True, timeout=120)
     assert "Could not find 'backbone/nope'" in done.stderr and "mobilenet_v1_050" in done.stderr
+
+
+PAPER_TABLES = sorted(p.stem for p in (CONF_DIR / "experiment").glob("paper_table*.yaml"))
+
+
+def sweep_combinations(cfg) -> list[list[str]]:
+    """The runs a `-m` of this config launches: the cartesian product of its hydra.sweeper.params."""
+    import itertools
+    params = cfg.hydra.sweeper.params
+    keys = list(params)
+    values = [str(params[k]).split(",") for k in keys]
+    return [[f"{k}={v}" for k, v in zip(keys, combo)] for combo in itertools.product(*values)]
+
+
+@pytest.mark.parametrize("experiment", PAPER_TABLES)
+def test_every_paper_table_sweep_composes_run_by_run(experiment, tmp_path):
+    """Each paper table is a sweep (hydra.sweeper.params); every run of it composes, resolves (the shared teacher
+    folder included) and builds its backbone."""
+    from hydra import compose, initialize_config_dir
+    with initialize_config_dir(str(CONF_DIR), version_base="1.3"):
+        base = compose("config", overrides=[f"experiment={experiment}"], return_hydra_config=True)
+        combos = sweep_combinations(base)
+        assert len(combos) >= 2 and "paper_table" in base.hydra.sweep.dir
+        for combo in combos:
+            cfg = compose("config", overrides=[f"experiment={experiment}", *combo, f"paths.output_dir={tmp_path}",
+                                               "hydra.sweep.dir=/sweep"], return_hydra_config=True)
+            from hydra.core.hydra_config import HydraConfig
+            from omegaconf import open_dict
+            HydraConfig.instance().set_config(cfg)  # as Hydra does for a job: ${hydra:...} resolves, then no hydra key
+            with open_dict(cfg):
+                del cfg["hydra"]
+            resolved = resolve_config(cfg)
+            for override in combo:
+                key, value = override.split("=")
+                if key in ("task", "backbone"):
+                    continue
+                assert str(OmegaConf.select(cfg, key)) == value
+            if cfg.get("teacher") is not None and experiment in ("paper_table12", "paper_table14"):
+                assert resolved["teacher"]["dir"] == "/sweep/teacher"
+            assert isinstance(instantiate(cfg.backbone, _convert_="all"), Backbone)

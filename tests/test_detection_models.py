@@ -228,21 +228,11 @@ def test_default_configs_wire_the_stride8_tap_and_rpn_thresholds():
     assert rcnn.rpn._post_nms_top_n["testing"] == 300  # the paper's 300 proposals
 
 
-# ------------------------------------------------------------------------------------------------------ Table 13
-def _benchmark(name: str = "detection_complexity"):
+
+
+def _benchmark(name: str):
     path = Path(__file__).resolve().parents[1] / "benchmarks" / f"{name}.py"
     spec = importlib.util.spec_from_file_location(name, path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
-
-
-@pytest.mark.parametrize("row", ["SSD 300 MobileNet", "Faster-RCNN 300 MobileNet", "Faster-RCNN 600 MobileNet"])
-def test_table13_params_and_mult_adds_within_10_percent(row):
-    bench = _benchmark()
-    measured = bench.measure(row)
-    paper_params, paper_madds = bench.PAPER[row]
-    assert abs(measured["params"] / paper_params - 1) < 0.10
-    assert abs(measured["mult_adds"] / paper_madds - 1) < 0.10
-    if row.startswith("Faster"):
-        assert measured["proposals"] == 300  # the box head's cost is counted at the paper's proposal count

@@ -143,27 +143,6 @@ def test_ddp_two_cpu_processes(tmp_path):
     assert "distributed_backend=gloo" in done.stdout + done.stderr
 
 
-def test_comparison_table_from_results(tiny_run, tmp_path, capsys):
-    """The multirun callback tabulates every results.json under the sweep folder."""
-    import csv
-    import shutil
-
-    from omegaconf import OmegaConf
-
-    from tasks.compare import ComparisonTable
-    cfg, results, out = tiny_run
-    for job in ("0", "1"):
-        (tmp_path / job).mkdir()
-        shutil.copy(out / "results.json", tmp_path / job / "results.json")
-    ComparisonTable().on_multirun_end(OmegaConf.create({"hydra": {"sweep": {"dir": str(tmp_path)}}}))
-    rows = list(csv.DictReader(open(tmp_path / "comparison.csv")))
-    assert len(rows) == 2 and rows[0]["backbone"] == "mobilenet_v1_0.25"
-    assert float(rows[1]["metric/top1"]) == results["metrics"]["top1"]
-    table = (tmp_path / "comparison.md").read_text()
-    assert "| task | backbone |" in table and f"{results['metrics']['top1']:.4f}" in table
-    assert "comparison table" in capsys.readouterr().out
-
-
 @pytest.mark.slow
 def test_default_run_meets_its_time_budget_and_accuracy(tmp_path):
     """`python train.py task=dogs` with the defaults (dataset generated and decoded into the tests' fresh cache):
