@@ -106,11 +106,16 @@ def collect(folders: list[str | Path]) -> list[dict[str, Any]]:
         folder = Path(folder)
         if not folder.is_dir():
             raise FileNotFoundError(f"no such folder of runs: {folder}")
-        for path in sorted([*folder.rglob("results.json"), *folder.rglob(FAILURE_FILE)]):
-            if path.parent.resolve() in seen:
+        records: dict[Path, Path] = {}  # run folder -> its newer record (a failed run resumed to the end, ...)
+        for path in [*folder.rglob("results.json"), *folder.rglob(FAILURE_FILE)]:
+            known = records.get(path.parent)
+            if known is None or path.stat().st_mtime > known.stat().st_mtime:
+                records[path.parent] = path
+        for run, path in sorted(records.items()):
+            if run.resolve() in seen:
                 continue
-            seen.add(path.parent.resolve())
-            rows.append(_row(json.loads(path.read_text()), path.parent))
+            seen.add(run.resolve())
+            rows.append(_row(json.loads(path.read_text()), run))
         for hydra_dir in sorted(folder.rglob(".hydra")):
             run = hydra_dir.parent
             if run.resolve() in seen or not (hydra_dir / "overrides.yaml").is_file():

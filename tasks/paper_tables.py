@@ -230,8 +230,9 @@ def main(argv: list[str] | None = None) -> None:
         parser.error(f"no such table: {unknown} (the efficiency tables are 4 to 14)")
     measured = {i: measure(r) for i, r in enumerate(ROWS) if r.table in tables and r.kind != "none"}
     text = "\n\n".join(table_markdown(t, measured) for t in tables)
-    text = ("Params: conv/FC weights; mult-adds: one image. Checked rows: within the tolerance or the printed "
-            f"rounding (tests/test_paper_tables.py).\n\n{text}\n")
+    text = ("Written by `python -m tasks.paper_tables`. Params: conv/FC weights; mult-adds: one image. Checked rows: "
+            f"within the tolerance or one unit of the printed figure's last digit (tests/test_paper_tables.py).\n\n"
+            f"{text}\n")
     Path(args.out).write_text(text)
     print(text)
     print(f"written: {args.out}")

@@ -189,3 +189,16 @@ def test_measure_retimes_every_finished_run_from_its_checkpoint(sweep, tmp_path)
     assert all(r["checkpoint"].endswith("best.ckpt") for r in finished)
     assert [r["measured"] for r in rows if r["status"] != "ok"] == [""]
     assert "re-measured together in one process" in (tmp_path / "comparison.md").read_text()
+
+
+def test_a_failed_run_finished_later_counts_as_finished(sweep, tmp_path):
+    """A run folder with both records (failed, then resumed to the end): the newer one is the run's state."""
+    import shutil
+    import time
+    run = tmp_path / "run"
+    shutil.copytree(sweep[0] / "0", run)
+    (run / compare.FAILURE_FILE).write_text(json.dumps({"status": "failed", "error": "KeyboardInterrupt: "}))
+    assert [r["status"] for r in compare.collect([run])] == ["failed"]
+    time.sleep(0.01)
+    (run / "results.json").write_text((run / "results.json").read_text())
+    assert [r["status"] for r in compare.collect([run])] == ["ok"]
