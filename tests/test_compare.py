@@ -202,3 +202,23 @@ def test_a_failed_run_finished_later_counts_as_finished(sweep, tmp_path):
     time.sleep(0.01)
     (run / "results.json").write_text((run / "results.json").read_text())
     assert [r["status"] for r in compare.collect([run])] == ["ok"]
+
+
+def test_a_paper_table_sweep_runs_from_its_config_and_shares_one_teacher(tmp_path):
+    """experiment=paper_table12 (its grid in hydra.sweeper.params, narrowed on the command line): two students
+    distilled from one teacher trained once in <sweep>/teacher, which is a row of the report."""
+    from test_face_attributes import TINY_FACES, TINY_TEACHER_OVERRIDES
+    done = subprocess.run([sys.executable, "train.py", "-m", "experiment=paper_table12", *TINY_FACES,
+                           TINY_TEACHER_OVERRIDES, "backbone.width_mult=0.25,0.5", "data.image_size=32",
+                           "throughput_batch=2", f"hydra.sweep.dir={tmp_path}"],
+                          cwd=REPO, env=os.environ, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.count("stage 1: training the teacher") == 1 and "reusing" in done.stdout + done.stderr
+    rows = read_csv(tmp_path / "comparison.csv")
+    assert sorted((r["task"], r["backbone"], r["image_size"]) for r in rows) == [
+        ("face_attributes", "mobilenet_v1_0.25", "32"), ("face_attributes", "mobilenet_v1_0.5", "32"),
+        ("face_attributes_teacher", "mobilenet_v1_0.25", "40")]
+    for job in ("0", "1"):
+        teacher = json.loads((tmp_path / job / "results.json").read_text())["teacher"]
+        assert teacher["run_dir"] == str(tmp_path / "teacher")
+    assert {r["headline_metric"] for r in rows} == {"mean_ap"} and (tmp_path / "mean_ap_vs_mult_adds.png").is_file()
