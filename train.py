@@ -8,8 +8,7 @@ from tasks.runner import train_and_test
 @hydra.main(version_base="1.3", config_path="conf", config_name="config")
 def main(cfg: DictConfig) -> float | None:
     results = train_and_test(cfg)
-    metrics = results.get("metrics", {})
-    return next(iter(metrics.values()), None)  # a number for Hydra sweepers
+    return results.get("metrics", {}).get(cfg.headline.metric)  # the headline: what optimizing sweepers maximize
 
 
 if __name__ == "__main__":
