@@ -128,25 +128,30 @@ def mult_adds_by_layer_type(module: nn.Module, example_input: torch.Tensor) -> d
     return counts
 
 
-def measure_latency_ms(module: nn.Module, example_input: torch.Tensor, warmup: int = 3, repeats: int = 20) -> float:
-    """Median wall time in ms of one eval-mode forward of the first image of `example_input`, on the CPU.
-
-    A module on another device is measured on a CPU copy (the module itself is left where it is). The figure
-    depends on the machine and on `torch.get_num_threads()`; report them with it.
-    """
+def _forward_seconds(module: nn.Module, batch: torch.Tensor, warmup: int, repeats: int) -> list[float]:
+    """Wall times of `repeats` eval-mode forwards of `batch` on the CPU, after `warmup` untimed ones. A module on
+    another device is timed on a CPU copy (the module itself is left where it is)."""
     if repeats < 1:
-        raise ValueError(f"measure_latency_ms: repeats must be >= 1, got {repeats}")
+        raise ValueError(f"repeats must be >= 1, got {repeats}")
     on_cpu = all(t.device.type == "cpu" for t in [*module.parameters(), *module.buffers()])
     model = module if on_cpu else copy.deepcopy(module).cpu()
-    image = example_input[:1].cpu()
+    batch = batch.cpu()
     times: list[float] = []
     with _inference(model):
         for i in range(warmup + repeats):
             start = time.perf_counter()
-            model(image)
+            model(batch)
             if i >= warmup:
                 times.append(time.perf_counter() - start)
-    return statistics.median(times) * 1000.0
+    return times
+
+
+def measure_latency_ms(module: nn.Module, example_input: torch.Tensor, warmup: int = 3, repeats: int = 20) -> float:
+    """Median wall time in ms of one eval-mode forward of the first image of `example_input`, on the CPU.
+
+    The figure depends on the machine and on `torch.get_num_threads()`; report them with it.
+    """
+    return statistics.median(_forward_seconds(module, example_input[:1], warmup, repeats)) * 1000.0
 
 
 def measure_throughput(module: nn.Module, batch: torch.Tensor, warmup: int = 1, repeats: int = 3) -> float:
@@ -155,18 +160,7 @@ def measure_throughput(module: nn.Module, batch: torch.Tensor, warmup: int = 1, 
     The batch-32 figure of the comparison report: what a server running the model on a CPU sustains, where
     batch-1 latency is what one request waits.
     """
-    if repeats < 1:
-        raise ValueError(f"measure_throughput: repeats must be >= 1, got {repeats}")
-    on_cpu = all(t.device.type == "cpu" for t in [*module.parameters(), *module.buffers()])
-    model = module if on_cpu else copy.deepcopy(module).cpu()
-    times: list[float] = []
-    with _inference(model):
-        for i in range(warmup + repeats):
-            start = time.perf_counter()
-            model(batch.cpu())
-            if i >= warmup:
-                times.append(time.perf_counter() - start)
-    return len(batch) / statistics.median(times)
+    return len(batch) / statistics.median(_forward_seconds(module, batch, warmup, repeats))
 
 
 def complexity_summary(module: nn.Module, example_input: torch.Tensor, latency: bool = True) -> dict[str, float]:
