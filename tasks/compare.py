@@ -80,6 +80,8 @@ def measure_together(rows: list[dict[str, Any]], rounds: int = 3, latency_repeat
     for row in rows:
         if row["status"] == "ok" and row.get("checkpoint"):
             model, _ = load_task_model(row["checkpoint"])
+            if getattr(model, "channels_last", False):  # the layout the run trained, tested and timed it in
+                model.to(memory_format=torch.channels_last)
             side = int(row["image_size"])
             models.append((row, model.cpu().eval(), torch.zeros(1, 3, side, side),
                            torch.rand(batch, 3, side, side, generator=torch.Generator().manual_seed(0))))
@@ -246,6 +248,7 @@ def write_plots(rows: list[dict[str, Any]], out: Path) -> list[Path]:
     groups = _groups(rows)
     for metric, group in groups.items():
         prefix = "" if len(groups) == 1 else f"{metric}_"
+        tasks = " / ".join(dict.fromkeys(str(r["task"]) for r in sorted(group, key=lambda r: str(r["task"]))))
         for cost, name in COSTS.items():
             points = [r for r in group if r.get(cost)]
             if not points:
@@ -259,12 +262,14 @@ def write_plots(rows: list[dict[str, Any]], out: Path) -> list[Path]:
             ax.plot([r[cost] for r in front], [r["headline"] for r in front], color="tab:red", drawstyle="steps-post",
                     marker="o", markersize=11, markerfacecolor="none", label="Pareto front", zorder=2)
             ax.set_xscale("log")
+            ax.xaxis.set_major_locator(matplotlib.ticker.LogLocator(subs=(1, 2, 5)))
             ax.xaxis.set_major_formatter(matplotlib.ticker.EngFormatter())
+            ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
             ax.set_xlabel("mult-adds per image" if cost == "mult_adds" else "CPU latency, batch 1 (ms)")
             ax.set_ylabel(f"test {metric}")
             ax.grid(True, which="both", alpha=0.3)
             ax.legend(loc="lower right")
-            ax.set_title(f"{group[0]['task']}: {metric} vs {name}")
+            ax.set_title(f"{tasks}: {metric} vs {name}")
             fig.tight_layout()
             path = out / f"{prefix}{metric}_vs_{cost}.png"
             fig.savefig(path, dpi=110)
@@ -280,7 +285,7 @@ def write_plots(rows: list[dict[str, Any]], out: Path) -> list[Path]:
             ax.set_ylabel("validation metric")
             ax.grid(True, alpha=0.3)
             ax.legend(fontsize=7)
-            ax.set_title(f"{group[0]['task']}: validation curves")
+            ax.set_title(f"{tasks}: validation curves")
             fig.tight_layout()
             path = out / f"{prefix}validation_curves.png"
             fig.savefig(path, dpi=110)
