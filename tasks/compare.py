@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import io
 import json
 import math
 import os
@@ -213,11 +214,11 @@ def write_report(folders: list[str | Path], out: str | Path, measure: bool = Fal
     rows = sort_rows(rows)
     keys = list(dict.fromkeys([*(k for k, _ in COLUMNS), "headline_metric", "headline_mode", "error", "run_dir",
                                *(k for row in rows for k in row)]))
-    buffer = _CsvText()
+    buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=keys)
     writer.writeheader()
     writer.writerows(rows)
-    _write_atomic(out / "comparison.csv", buffer.text)
+    _write_atomic(out / "comparison.csv", buffer.getvalue())
     written = [out / "comparison.md", out / "comparison.csv"]
     plots = write_plots(rows, out)
     lines = ["| " + " | ".join(header for _, header in COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
@@ -228,14 +229,6 @@ def write_report(folders: list[str | Path], out: str | Path, measure: bool = Fal
               *(f"- `{row['run_dir']}`" for row in rows)]
     _write_atomic(out / "comparison.md", "\n".join(lines) + "\n")
     return [*written, *plots]
-
-
-class _CsvText:
-    def __init__(self) -> None:
-        self.text = ""
-
-    def write(self, s: str) -> None:
-        self.text += s
 
 
 def write_plots(rows: list[dict[str, Any]], out: Path) -> list[Path]:
