@@ -255,36 +255,37 @@ def write_plots(rows: list[dict[str, Any]], out: Path) -> list[Path]:
             ax.plot([r[cost] for r in front], [r["headline"] for r in front], color="tab:red", drawstyle="steps-post",
                     marker="o", markersize=11, markerfacecolor="none", label="Pareto front", zorder=2)
             ax.set_xscale("log")
+            ax.margins(x=0.15, y=0.08)  # room for the labels of the outermost points
             ax.xaxis.set_major_locator(matplotlib.ticker.LogLocator(subs=(1, 2, 5)))
             ax.xaxis.set_major_formatter(matplotlib.ticker.EngFormatter())
             ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
-            ax.set_xlabel("mult-adds per image" if cost == "mult_adds" else "CPU latency, batch 1 (ms)")
-            ax.set_ylabel(f"test {metric}")
-            ax.grid(True, which="both", alpha=0.3)
             ax.legend(loc="lower right")
-            ax.set_title(f"{tasks}: {metric} vs {name}")
-            fig.tight_layout()
-            path = out / f"{prefix}{metric}_vs_{cost}.png"
-            fig.savefig(path, dpi=110)
-            plt.close(fig)
-            written.append(path)
+            written.append(_finish(fig, ax, "mult-adds per image" if cost == "mult_adds" else "CPU latency, batch 1 (ms)",
+                                   f"test {metric}", f"{tasks}: {metric} vs {name}",
+                                   out / f"{prefix}{metric}_vs_{cost}.png"))
         curves = [(r, _validation_curve(r)) for r in group]
         curves = [(r, c) for r, c in curves if c]
         if curves:
             fig, ax = plt.subplots(figsize=(7, 4.5))
             for r, (column, epochs, values) in curves:
                 ax.plot(epochs, values, marker=".", label=f"{r['backbone']} @ {r['image_size']} ({column})")
-            ax.set_xlabel("epoch")
-            ax.set_ylabel("validation metric")
-            ax.grid(True, alpha=0.3)
             ax.legend(fontsize=7)
-            ax.set_title(f"{tasks}: validation curves")
-            fig.tight_layout()
-            path = out / f"{prefix}validation_curves.png"
-            fig.savefig(path, dpi=110)
-            plt.close(fig)
-            written.append(path)
+            written.append(_finish(fig, ax, "epoch", "validation metric", f"{tasks}: validation curves",
+                                   out / f"{prefix}validation_curves.png"))
     return written
+
+
+def _finish(fig, ax, xlabel: str, ylabel: str, title: str, path: Path) -> Path:
+    """Label, grid and save one plot (and free its memory: a sweep redraws them after every job)."""
+    import matplotlib.pyplot as plt
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    ax.grid(True, which="both", alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
 
 
 def _validation_curve(row: dict[str, Any]) -> tuple[str, list[float], list[float]] | None:
