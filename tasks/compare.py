@@ -18,7 +18,6 @@ import csv
 import io
 import json
 import math
-import os
 import traceback
 from pathlib import Path
 from typing import Any
@@ -192,15 +191,10 @@ def _format(key: str, row: dict[str, Any]) -> str:
     return str(value)
 
 
-def _write_atomic(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
-
-
 def write_report(folders: list[str | Path], out: str | Path, measure: bool = False) -> list[Path]:
     """comparison.md, comparison.csv and the plots of the runs under `folders`, written into `out`; [] when
     there are no runs. `measure`: re-time all models together first (measure_together)."""
+    from .runner import write_text_atomic
     rows = collect(folders)
     if not rows:
         return []
@@ -218,7 +212,7 @@ def write_report(folders: list[str | Path], out: str | Path, measure: bool = Fal
     writer = csv.DictWriter(buffer, fieldnames=keys)
     writer.writeheader()
     writer.writerows(rows)
-    _write_atomic(out / "comparison.csv", buffer.getvalue())
+    write_text_atomic(out / "comparison.csv", buffer.getvalue())
     written = [out / "comparison.md", out / "comparison.csv"]
     plots = write_plots(rows, out)
     lines = ["| " + " | ".join(header for _, header in COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
@@ -227,7 +221,7 @@ def write_report(folders: list[str | Path], out: str | Path, measure: bool = Fal
               f"for at most the same mult-adds (or latency). {timing}", "",
               *(f"![{p.stem}]({p.name})" for p in plots), "",
               *(f"- `{row['run_dir']}`" for row in rows)]
-    _write_atomic(out / "comparison.md", "\n".join(lines) + "\n")
+    write_text_atomic(out / "comparison.md", "\n".join(lines) + "\n")
     return [*written, *plots]
 
 
@@ -307,7 +301,7 @@ def _validation_curve(row: dict[str, Any]) -> tuple[str, list[float], list[float
 def record_failure(run_dir: Path, config: DictConfig, error: BaseException) -> Path:
     """failure.json in a failed run's folder: what it was, and the last line of its error (traceback in
     error.txt), so the comparison lists it."""
-    from .runner import backbone_name
+    from .runner import backbone_name, write_json_atomic
     run_dir.mkdir(parents=True, exist_ok=True)
     text = "".join(traceback.format_exception(type(error), error, error.__traceback__))
     (run_dir / "error.txt").write_text(text)
@@ -330,7 +324,7 @@ def record_failure(run_dir: Path, config: DictConfig, error: BaseException) -> P
         "headline": get(lambda: OmegaConf.to_container(config.headline, resolve=True)),
     }
     path = run_dir / FAILURE_FILE
-    _write_atomic(path, json.dumps(failure, indent=2))
+    write_json_atomic(path, failure)
     return path
 
 

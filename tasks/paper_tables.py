@@ -104,10 +104,10 @@ ROWS = [
     Row(12, "Baseline", "1600", "7.5", "none", note="the paper's in-house teacher (its text says 75 M params)"),
     Row(13, "SSD 300 deeplab-VGG", "34900", "33.1", "none", note="deeplab-VGG is in neither timm nor torchvision"),
     Row(13, "SSD 300 Inception V2", "3800", "13.7", "none", note="Inception-V2 is in neither timm nor torchvision"),
-    Row(13, "SSD 300 MobileNet", "1200", "6.8", "detector", experiment="coco_ssd300",
+    Row(13, "SSD 300 MobileNet", "1200", "6.8", "detector", size=300, experiment="coco_ssd300",
         note="torchvision's 6 anchors on the first layer where the TF OD API has 3 (benchmarks/detection_complexity.py)"),
-    Row(13, "Faster-RCNN 300 MobileNet", "25200", "6.1", "detector", experiment="coco_faster_rcnn300"),
-    Row(13, "Faster-RCNN 600 MobileNet", "30500", "6.1", "detector", experiment="coco_faster_rcnn600"),
+    Row(13, "Faster-RCNN 300 MobileNet", "25200", "6.1", "detector", size=300, experiment="coco_faster_rcnn300"),
+    Row(13, "Faster-RCNN 600 MobileNet", "30500", "6.1", "detector", size=600, experiment="coco_faster_rcnn600"),
     Row(13, "Faster-RCNN VGG / Inception V2", "64300-149600", "13.3-138.5", "none",
         note="VGG and Inception-V2 Faster R-CNN heads are not built by the suite"),
     Row(14, "FaceNet", "1600", "7.5", "none",
@@ -154,6 +154,7 @@ def build(row: Row) -> nn.Module:
         return torchvision.models.get_model(row.overrides[0], weights=None, num_classes=row.outputs, **options).eval()
     if row.kind == "detector":
         cfg = compose(row.experiment, ["data.root=unused", "backbone.pretrained=null"])
+        assert cfg.data.image_size == row.size, (row, cfg.data.image_size)
         backbone = instantiate(cfg.backbone, _convert_="all")
         return instantiate(cfg.model, backbone=backbone, num_classes=COCO_CLASSES - 1, _convert_="all").detector.eval()
     raise ValueError(f"{row.label}: not buildable ({row.note})")
@@ -165,10 +166,7 @@ def conv_fc_weights(model: nn.Module) -> int:
 
 def measure(row: Row) -> dict[str, float]:
     """Mult-adds and params in millions of one buildable row (and, for Faster R-CNN, the proposals cropped)."""
-    model = build(row)
-    side = row.size
-    if row.kind == "detector":
-        side = compose(row.experiment, ["data.root=unused"]).data.image_size
+    model, side = build(row), row.size
     crops: list[int] = []
     if hasattr(model, "roi_heads"):
         model.roi_heads.box_roi_pool.register_forward_hook(lambda module, args, out: crops.append(out.shape[0]))

@@ -99,10 +99,15 @@ def print_summary(results: dict[str, Any]) -> None:
                      *(f"  {k:<{width}}  {v}" for k, v in rows)]), flush=True)
 
 
-def write_json_atomic(path: Path, payload: dict) -> None:
-    tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(payload, indent=2, sort_keys=False))
+def write_text_atomic(path: Path, text: str) -> None:
+    """Write via a temporary file and a rename: readers (and concurrent writers) never see a partial file."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(text)
     os.replace(tmp, path)
+
+
+def write_json_atomic(path: Path, payload: dict) -> None:
+    write_text_atomic(path, json.dumps(payload, indent=2, sort_keys=False))
 
 
 def train_and_test(cfg: DictConfig) -> dict[str, Any]:
