@@ -5,7 +5,8 @@ Writes results.json (train.py's keys) into output_dir (default: <run dir>/eval/<
 """
 import sys
 
-from tasks.deploy import evaluate, parse_args
+from tasks.engine.cli import parse_args
+from tasks.engine.evaluate import evaluate
 
 USAGE = ("python eval.py ckpt=<run dir | .ckpt | .onnx> [output_dir=<dir>] [latency_repeats=20] "
          "[runtime=onnxruntime|openvino] [data.<key>=<value> ...]")

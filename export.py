@@ -9,14 +9,16 @@ layers nearest the outputs, a detector's prediction heads).
 import json
 import sys
 
-from tasks.deploy import export_onnx, parse_args
+from tasks.engine.cli import parse_args
+from tasks.engine.export import export_model
+from tasks.engine.formats import FORMATS
 
-USAGE = ("python export.py ckpt=<run dir | .ckpt> format=onnx [int8=false] [output=<file.onnx>] "
+USAGE = (f"python export.py ckpt=<run dir | .ckpt> format={'|'.join(FORMATS)} [int8=false] [output=<file>] "
          "[calibration_images=100] [keep_float=[first_conv,classifier]] [tolerance=1e-3]")
 
 if __name__ == "__main__":
     options, _ = parse_args(sys.argv[1:], {"ckpt": "???", "format": "onnx", "int8": False, "output": None,
                                            "calibration_images": 100, "keep_float": [], "tolerance": 1e-3}, USAGE)
-    if options.pop("format") != "onnx":
-        raise SystemExit("format: only onnx is supported")
-    print(json.dumps(export_onnx(**options), indent=2))
+    if options["format"] not in FORMATS:
+        raise SystemExit(f"format={options['format']}: one of {', '.join(FORMATS)}\nusage: {USAGE}")
+    print(json.dumps(export_model(**options), indent=2))

@@ -5,7 +5,8 @@ detectors, annotated images into output_dir (default: predictions/<date_time>); 
 """
 import sys
 
-from tasks.deploy import parse_args, predict
+from tasks.engine.cli import parse_args
+from tasks.engine.predict import predict
 
 USAGE = ("python predict.py ckpt=<run dir | .ckpt | .onnx> source=<image | folder | glob> [output_dir=<dir>] "
          "[top_k=5] [threshold=0.5] [batch_size=16] [runtime=onnxruntime|openvino]")

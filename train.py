@@ -2,7 +2,7 @@
 import hydra
 from omegaconf import DictConfig
 
-from tasks.runner import train_and_test
+from tasks.engine.run import train_and_test
 
 
 @hydra.main(version_base="1.3", config_path="conf", config_name="config")

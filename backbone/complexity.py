@@ -16,9 +16,12 @@ conv/FC weights, 1,000 the FC bias and 21,888 BatchNorm's.
 from __future__ import annotations
 
 import copy
+import platform
 import statistics
 import time
+import contextlib
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Iterator
 
 import torch
@@ -128,16 +131,21 @@ def mult_adds_by_layer_type(module: nn.Module, example_input: torch.Tensor) -> d
     return counts
 
 
-def _forward_seconds(module: nn.Module, batch: torch.Tensor, warmup: int, repeats: int) -> list[float]:
-    """Wall times of `repeats` eval-mode forwards of `batch` on the CPU, after `warmup` untimed ones. A module on
-    another device is timed on a CPU copy (the module itself is left where it is)."""
+def _forward_seconds(module, batch: torch.Tensor, warmup: int, repeats: int) -> list[float]:
+    """Wall times of `repeats` forwards of `batch` on the CPU, after `warmup` untimed ones. `module`: an
+    nn.Module (run in eval mode, without autograd; one on another device is timed on a CPU copy, the module itself
+    is left where it is) or any callable on a CPU tensor (an exported model's runtime session)."""
     if repeats < 1:
         raise ValueError(f"repeats must be >= 1, got {repeats}")
-    on_cpu = all(t.device.type == "cpu" for t in [*module.parameters(), *module.buffers()])
-    model = module if on_cpu else copy.deepcopy(module).cpu()
     batch = batch.cpu()
+    if isinstance(module, nn.Module):
+        on_cpu = all(t.device.type == "cpu" for t in [*module.parameters(), *module.buffers()])
+        model = module if on_cpu else copy.deepcopy(module).cpu()
+        context = _inference(model)
+    else:
+        model, context = module, contextlib.nullcontext()
     times: list[float] = []
-    with _inference(model):
+    with context:
         for i in range(warmup + repeats):
             start = time.perf_counter()
             model(batch)
@@ -146,7 +154,7 @@ def _forward_seconds(module: nn.Module, batch: torch.Tensor, warmup: int, repeat
     return times
 
 
-def measure_latency_ms(module: nn.Module, example_input: torch.Tensor, warmup: int = 3, repeats: int = 20) -> float:
+def measure_latency_ms(module, example_input: torch.Tensor, warmup: int = 3, repeats: int = 20) -> float:
     """Median wall time in ms of one eval-mode forward of the first image of `example_input`, on the CPU.
 
     The figure depends on the machine and on `torch.get_num_threads()`; report them with it.
@@ -154,7 +162,7 @@ def measure_latency_ms(module: nn.Module, example_input: torch.Tensor, warmup: i
     return statistics.median(_forward_seconds(module, example_input[:1], warmup, repeats)) * 1000.0
 
 
-def measure_throughput(module: nn.Module, batch: torch.Tensor, warmup: int = 1, repeats: int = 3) -> float:
+def measure_throughput(module, batch: torch.Tensor, warmup: int = 1, repeats: int = 3) -> float:
     """Images per second of eval-mode forwards of the whole `batch` on the CPU (median of `repeats` timed passes).
 
     The batch-32 figure of the comparison report: what a server running the model on a CPU sustains, where
@@ -163,11 +171,12 @@ def measure_throughput(module: nn.Module, batch: torch.Tensor, warmup: int = 1, 
     return len(batch) / statistics.median(_forward_seconds(module, batch, warmup, repeats))
 
 
-def complexity_summary(module: nn.Module, example_input: torch.Tensor, latency: bool = True) -> dict[str, float]:
-    """What every run's `results.json` reports: params, mult-adds per image, and CPU latency (batch 1) in ms."""
-    image = example_input[:1]
-    summary: dict[str, float] = {"params": count_params(module), "mult_adds": count_mult_adds(module, image)}
-    if latency:
-        summary["latency_ms_cpu"] = measure_latency_ms(module, image)
-        summary["cpu_threads"] = torch.get_num_threads()
-    return summary
+def cpu_model() -> str:
+    """The CPU's model name as lscpu reports it (from /proc/cpuinfo), else platform's guess."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()

@@ -177,12 +177,60 @@ class MobileNetV1(Backbone):
         return self
 
     def forward(self, images: torch.Tensor) -> OrderedDict[str, torch.Tensor]:
-        out: OrderedDict[str, torch.Tensor] = OrderedDict()
-        x = self.stem(images)
-        for name, layer in self.layers.named_children():
-            x = layer(x)
-            if name in self._taps:
-                out[name] = x
-                if name == self._last:  # nothing deeper is asked for
-                    break
-        return out
+        return run_blocks(self.stem, self.layers, images, self._taps, self._last)
+
+    def truncated(self, taps) -> nn.Module:
+        """The stem and the blocks up to the deepest of `taps` (shared), returning those taps: deeper blocks are
+        not computed, so they stay free for a box head (`blocks_after`)."""
+        names = [f.name for f in self.taps_in_order(taps)]
+        blocks = [name for name, _ in self.layers.named_children()]
+        return TruncatedMobileNet(self.stem, self.layers[: blocks.index(names[-1]) + 1], names)
+
+    def blocks_after(self, tap) -> nn.Sequential:
+        """The blocks after `tap` (after layer11: layer12, layer13), shared, not copied."""
+        name = self.tap(tap).name
+        blocks = [n for n, _ in self.layers.named_children()]
+        tail = self.layers[blocks.index(name) + 1:]
+        if len(tail) == 0:
+            raise ValueError(f"model.detector.box_head=layers: the backbone has no layers after tap '{name}'; "
+                             f"read an earlier tap (model.detector.feature_tap) or set model.detector.box_head=mlp")
+        return tail
+
+    @property
+    def width_multiplier(self) -> float:
+        return float(self.width_mult)
+
+    @classmethod
+    def config_name(cls, config) -> str:
+        """mobilenet_v1[_full][_shallow]_<alpha>."""
+        name = "mobilenet_v1"
+        if config.get("conv_type", "separable") != "separable":
+            name += f"_{config['conv_type']}"
+        if config.get("shallow"):
+            name += "_shallow"
+        return f"{name}_{float(config.get('width_mult', 1.0)):g}"
+
+
+def run_blocks(stem: nn.Module, layers: nn.Sequential, images: torch.Tensor, taps: set[str] | list[str],
+               last: str) -> OrderedDict[str, torch.Tensor]:
+    """The stem, then the blocks in order up to `last`, keeping the outputs of `taps`."""
+    out: OrderedDict[str, torch.Tensor] = OrderedDict()
+    x = stem(images)
+    for name, layer in layers.named_children():
+        x = layer(x)
+        if name in taps:
+            out[name] = x
+            if name == last:  # nothing deeper is asked for
+                break
+    return out
+
+
+class TruncatedMobileNet(nn.Module):
+    """MobileNetV1 up to some taps (MobileNetV1.truncated): the shared stem and blocks, returning those taps."""
+
+    def __init__(self, stem: nn.Module, layers: nn.Sequential, names: list[str]):
+        super().__init__()
+        self.stem, self.layers, self.names = stem, layers, names
+
+    def forward(self, images: torch.Tensor) -> OrderedDict[str, torch.Tensor]:
+        return run_blocks(self.stem, self.layers, images, self.names, self.names[-1])

@@ -3,7 +3,7 @@
 # MobileNetV3-Small, each task at its default resolution with a shortened schedule (about half the default epochs;
 # dogs: the default 36).
 # Each sweep ends with its report (comparison.md/.csv and plots) in multirun/compare/<task>/; at the end every report
-# is rebuilt with its models re-timed together (python -m tasks.compare --measure).
+# is rebuilt with its models re-timed together (python compare.py --measure).
 #   bash benchmarks/compare_defaults.sh [task ...]     (all six by default; about 45 min on 2 CPU cores)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -36,8 +36,8 @@ done
 # every report once more, its models re-timed together in one process (comparable latency and throughput)
 for task in ${@:-dogs ssd faster_rcnn face_attributes face_embedding geolocation}; do
   if [ "$task" = faster_rcnn ]; then
-    $PY -m tasks.compare "$OUT/faster_rcnn/mobilenet_v1" "$OUT/faster_rcnn/timm" --out "$OUT/faster_rcnn" --measure
+    $PY compare.py "$OUT/faster_rcnn/mobilenet_v1" "$OUT/faster_rcnn/timm" --out "$OUT/faster_rcnn" --measure
   else
-    $PY -m tasks.compare "$OUT/$task" --measure
+    $PY compare.py "$OUT/$task" --measure
   fi
 done

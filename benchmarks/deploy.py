@@ -21,28 +21,27 @@ import copy
 import datetime
 import importlib.util
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 import torch
+from hydra.utils import instantiate
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from anywhere without installing the suite
-
-from benchmarks.throughput import cpu_model  # noqa: E402
-from tasks.deploy import (LoadedModel, OnnxForward, evaluate_loaded, export_onnx, exported_network,  # noqa: E402
-                          is_detector, load_model, sample_images)
+from backbone.complexity import cpu_model
+from tasks.core.checkpoint import CONFIG_KEY
+from tasks.core.measure import profile
+from tasks.core.runtime import onnx_metadata, open_session
+from tasks.engine.config import compose, resolve_config
+from tasks.engine.evaluate import evaluate_loaded
+from tasks.engine.export import export_model, sample_images
+from tasks.engine.load import LoadedModel, exported_files, load_model
+from tasks.engine.run import data_kwargs
 
 
 def speed_only_checkpoint(overrides: list[str], folder: Path) -> Path:
     """An untrained dogs classifier with `overrides` saved as a suite checkpoint (for timing only)."""
-    from hydra.utils import instantiate
-
-    from tasks.checkpoint import CONFIG_KEY
-    from tasks.distill import compose_run
-    from tasks.runner import data_kwargs, resolve_config
-    cfg = compose_run(["task=dogs", *overrides, f"paths.output_dir={folder}"])
+    cfg = compose(["task=dogs", *overrides, f"paths.output_dir={folder}"])
     datamodule = instantiate(cfg.data, _convert_="all")
     model = instantiate(cfg.model, backbone=instantiate(cfg.backbone, _convert_="all"),
                         **data_kwargs(cfg, datamodule), _convert_="all")
@@ -91,11 +90,9 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="deploy_bench_"))
     ckpt = Path(args.ckpt) if args.ckpt else speed_only_checkpoint(args.speed_only, work / "run")
     loaded = load_model(ckpt)
-    detector = is_detector(loaded.model)
-    rcnn = detector and loaded.model.hparams.get("architecture") == "faster_rcnn"
     onnx_file = work / "model.onnx"
-    export_onnx(loaded.path, onnx_file, int8=True, calibration_images=args.calibration_images,
-                keep_float=args.keep_float)
+    export_model(loaded.path, onnx_file, int8=True, calibration_images=args.calibration_images,
+                 keep_float=args.keep_float)
     int8_file = onnx_file.with_name("model.int8.onnx")
     formats = {"PyTorch eager": loaded, "PyTorch BN folded + channels_last": folded(loaded),
                "ONNX fp32": load_model(onnx_file), "ONNX int8": load_model(int8_file)}
@@ -104,11 +101,9 @@ def main() -> None:
         for name in [n for n in formats if n.startswith("ONNX")]:
             label = name.replace("ONNX", "OpenVINO")
             formats[label], runtime[label] = load_model(formats[name].path, "openvino"), "openvino"
-    sizes = {"PyTorch eager": loaded.path.stat().st_size, "ONNX fp32": onnx_file.stat().st_size,
-             "ONNX int8": int8_file.stat().st_size}
-    if rcnn:  # and the box head's file
-        sizes["ONNX fp32"] += onnx_file.with_name("model.box_head.onnx").stat().st_size
-        sizes["ONNX int8"] += int8_file.with_name("model.int8.box_head.onnx").stat().st_size
+    sizes = {"PyTorch eager": loaded.path.stat().st_size,  # an export's every file (Faster R-CNN: the box head's too)
+             **{name: sum(f.stat().st_size for f in exported_files(path, onnx_metadata(path)).values())
+                for name, path in (("ONNX fp32", onnx_file), ("ONNX int8", int8_file))}}
 
     metrics = {}
     if args.ckpt:
@@ -117,18 +112,17 @@ def main() -> None:
             metrics[name] = results["metrics"]
             params, mult_adds = results["params"], results["mult_adds"]
     else:
-        from tasks.runner import profile
         counts = profile(loaded.model, loaded.config["image_size"], 1)
         params, mult_adds = counts["params"], counts["mult_adds"]
 
     size = loaded.config["image_size"]
-    batch = sample_images(loaded, "test", args.batch)
+    # timed: the exported (main) network alone (a detector's: without its pre- and post-processing, which all
+    # formats share), on real test images as it takes them
+    batch = loaded.model.export_networks()[0].inputs(sample_images(loaded, "test", args.batch))
     if len(batch) < args.batch:
         batch = batch.repeat((args.batch + len(batch) - 1) // len(batch), 1, 1, 1)[:args.batch]
-    # timed: the exported network alone (a detector's: without its pre- and post-processing, which all formats share)
-    outputs = 3 * len(exported_network(loaded.model).backbone(batch[:1])) if rcnn else (2 if detector else 1)
-    runs = {name: (OnnxForward(entry.path, args.threads, outputs, runtime[name]) if entry.format == "onnx"
-                   else exported_network(entry.model)) for name, entry in formats.items()}
+    runs = {name: (open_session(entry.path, runtime[name], args.threads) if entry.format == "onnx"
+                   else entry.model.export_networks()[0].module) for name, entry in formats.items()}
     runs["timm mobilenetv1_100 eager"] = timm_baseline()
     channels_last = {"PyTorch BN folded + channels_last"}
     inputs = {name: (batch.contiguous(memory_format=torch.channels_last) if name in channels_last else batch)

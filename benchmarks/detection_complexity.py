@@ -11,13 +11,8 @@ anchor layer.
 """
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from anywhere without installing the suite
-
-from backbone.complexity import count_params  # noqa: E402
-from tasks.paper_tables import ROWS, build, measure  # noqa: E402
+from backbone.complexity import count_params
+from tasks.engine.paper_tables import ROWS, build, measure
 
 DETECTORS = [row for row in ROWS if row.kind == "detector"]
 

@@ -17,11 +17,9 @@ from pycocotools.coco import COCO
 from torchvision.models.detection.image_list import ImageList
 from torchvision.ops import box_iou
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from backbone import MobileNetV1  # noqa: E402
-from data.coco import load_coco  # noqa: E402
-from tasks.detectors import build_ssd  # noqa: E402
+from backbone import MobileNetV1
+from data.coco import load_coco
+from tasks.detection.models import build_ssd
 
 LAYOUTS = {  # name: build_ssd keyword arguments
     "paper (layer11+13, 4 extras, scales .2-.95)": dict(taps=None, extra_depths=(512, 256, 256, 128),

@@ -20,28 +20,14 @@ import argparse
 import copy
 import datetime
 import os
-import platform
 import statistics
 import sys
 import time
-from pathlib import Path
 
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from anywhere without installing the suite
-
-from backbone import MobileNetV1  # noqa: E402
-
-
-def cpu_model() -> str:
-    """The CPU's model name as lscpu reports it (from /proc/cpuinfo), else platform's guess."""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
+from backbone import MobileNetV1
+from backbone.complexity import cpu_model
 
 
 def build_models(channels_last: bool, default_taps: bool) -> tuple[torch.nn.Module, ...]:

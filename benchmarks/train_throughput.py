@@ -22,19 +22,15 @@ from __future__ import annotations
 import argparse
 import copy
 import statistics
-import sys
 import tempfile
 import time
-from pathlib import Path
 
 import pytorch_lightning as pl
 import torch
-from hydra import compose, initialize_config_dir
 from hydra.utils import instantiate
 from torch.utils.data import DataLoader
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
+from tasks.engine.config import compose
 
 PIPELINES = {"cached": [], "streaming": ["data.decode_cache_gb=0"]}
 
@@ -60,8 +56,7 @@ class StepTimer(pl.Callback):
 
 
 def compose_task(task: str, overrides: list[str]):
-    with initialize_config_dir(str(REPO / "conf"), version_base="1.3"):
-        return compose("config", overrides=[f"task={task}", *overrides])
+    return compose([f"task={task}", *overrides])
 
 
 def fit_timed(cfg, model, warmup: int, steps: int, train_dataloaders=None, datamodule=None) -> float:

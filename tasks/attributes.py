@@ -18,13 +18,15 @@ from typing import Any, Sequence
 
 import torch
 import torchmetrics
-from torch import nn
+
 from torch.nn import functional as F
 from torchmetrics.functional.classification import multilabel_average_precision
 
 from backbone import Backbone
 
-from .base import TaskModule
+from .core.heads import pooled_head
+from .core.io import save_figure, subplots
+from .core.module import TaskModule
 from .distill import DistillingTask
 
 log = logging.getLogger(__name__)
@@ -66,7 +68,7 @@ class AttributeTask(DistillingTask, TaskModule):
         teacher: the teacher spec, prepared by the runner from the `teacher` config (tasks.distill).
         temperature: distillation temperature T: targets sigmoid(z_t / T), loss on s / T, scaled by T^2.
         dropout: dropout before the classifier (the paper: the student needs no regularisation).
-        optimizer, scheduler, channels_last: see tasks.base.TaskModule.
+        optimizer, scheduler, channels_last: see tasks.core.module.TaskModule.
     """
 
     def __init__(self, backbone: Backbone, num_classes: int, class_names: Sequence[str] | None = None,
@@ -84,8 +86,7 @@ class AttributeTask(DistillingTask, TaskModule):
         self.num_classes, self.distill, self.temperature = num_classes, distill, temperature
         self.class_names = list(class_names) if class_names else [f"attribute_{i}" for i in range(num_classes)]
         self.init_teacher(teacher)
-        self.head = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Dropout(dropout),
-                                  nn.Linear(backbone.num_features, num_classes))
+        self.head = pooled_head(backbone.num_features, num_classes, dropout)
         for stage in ("val", "test"):
             setattr(self, f"{stage}_ap", torchmetrics.classification.MultilabelAveragePrecision(
                 num_classes, average=None, ignore_index=-1))
@@ -127,10 +128,6 @@ class AttributeTask(DistillingTask, TaskModule):
                                  f"values span [{float(outputs.min()):.3g}, {float(outputs.max()):.3g}]")
             outputs = torch.logit(outputs.clamp(1e-6, 1 - 1e-6))
         return torch.sigmoid(outputs / self.temperature)
-
-    def setup(self, stage: str) -> None:
-        super().setup(stage)
-        self.setup_teacher(stage)
 
     # --------------------------------------------------------------------------------------------- training
     def training_step(self, batch, batch_idx):
@@ -265,12 +262,9 @@ def print_tables(results: dict[str, Any], extra: dict[str, Any]) -> None:
 def plot_per_attribute(names: Sequence[str], prevalence: torch.Tensor, student: torch.Tensor,
                        teacher: torch.Tensor | None, path: Path) -> None:
     """Grouped bars of per-attribute AP (student, teacher) with the prevalence (a constant score's AP) marked."""
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
     x = torch.arange(len(names)).float()
     width = 0.4 if teacher is not None else 0.7
-    fig, ax = plt.subplots(figsize=(max(6.0, 0.45 * len(names)), 4.0))
+    fig, ax = subplots(figsize=(max(6.0, 0.45 * len(names)), 4.0))
     ax.bar(x - (width / 2 if teacher is not None else 0), student.nan_to_num(0), width, label="student")
     if teacher is not None:
         ax.bar(x + width / 2, teacher.nan_to_num(0), width, label="teacher")
@@ -279,6 +273,4 @@ def plot_per_attribute(names: Sequence[str], prevalence: torch.Tensor, student: 
     ax.set_ylabel("average precision")
     ax.set_ylim(0, 1)
     ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    save_figure(fig, path, dpi=120)

@@ -5,12 +5,13 @@ from typing import Any, Sequence
 
 import torch
 import torchmetrics
-from torch import nn
+
 from torch.nn import functional as F
 
 from backbone import Backbone
 
-from .base import TaskModule
+from .core.heads import pooled_head
+from .core.module import TaskModule
 
 
 class ClassificationTask(TaskModule):
@@ -22,8 +23,8 @@ class ClassificationTask(TaskModule):
             predictions can be named from the checkpoint alone).
         dropout: dropout before the classifier.
         label_smoothing: cross-entropy label smoothing (the paper uses none).
-        optimizer, scheduler: see tasks.optim.
-        channels_last: NHWC memory layout (see tasks.base.TaskModule).
+        optimizer, scheduler: see tasks.core.optim.
+        channels_last: NHWC memory layout (see tasks.core.module.TaskModule).
     """
 
     def __init__(self, backbone: Backbone, num_classes: int, dropout: float = 0.0, label_smoothing: float = 0.0,
@@ -36,8 +37,7 @@ class ClassificationTask(TaskModule):
         self.num_classes = num_classes
         self.class_names = list(class_names) if class_names else [str(i) for i in range(num_classes)]
         self.label_smoothing = label_smoothing
-        self.head = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Dropout(dropout),
-                                  nn.Linear(backbone.num_features, num_classes))
+        self.head = pooled_head(backbone.num_features, num_classes, dropout)
         top5 = min(5, num_classes)
         for stage in ("val", "test"):
             setattr(self, f"{stage}_metrics", torchmetrics.MetricCollection({

@@ -23,7 +23,9 @@ from torch.nn import functional as F
 
 from backbone import Backbone
 
-from .base import TaskModule
+from .core.heads import pooled_head
+from .core.io import save_figure, subplots
+from .core.module import TaskModule
 
 EARTH_RADIUS_KM = 6371.0
 THRESHOLDS_KM = (1, 25, 200, 750, 2500)
@@ -52,7 +54,7 @@ class GeolocationTask(TaskModule):
         partition: the partition into cells (from the data module; saved in the checkpoint).
         hierarchical: score the finest cells with their coarser ancestors' probabilities.
         location: "mean" (of the cell's training photos) or "centre" (of the S2 cell).
-        label_smoothing, dropout, optimizer, scheduler, channels_last: see tasks.base.TaskModule.
+        label_smoothing, dropout, optimizer, scheduler, channels_last: see tasks.core.module.TaskModule.
     """
 
     def __init__(self, backbone: Backbone, partition: dict[str, Any], hierarchical: bool = True,
@@ -71,7 +73,7 @@ class GeolocationTask(TaskModule):
         self.ancestors = [torch.from_numpy(a) for a in self.lookup.ancestors()] if hierarchical else []
         key = "mean" if location == "mean" else "centre"
         self.cell_locations = np.asarray([c[key] for c in partition["partitionings"][-1]["cells"]], dtype=np.float64)
-        self.pool = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Dropout(dropout))
+        self.pool = pooled_head(backbone.num_features, None, dropout)
         self.heads = nn.ModuleList(nn.Linear(backbone.num_features, size) for size in self.sizes)
         self._collected: list[tuple[np.ndarray, np.ndarray]] = []
         self.test_errors: np.ndarray | None = None
@@ -209,12 +211,9 @@ def plot_world(truth: np.ndarray, predicted: np.ndarray, partition: dict[str, An
                shown: int = 300) -> None:
     """An equirectangular world map drawn offline (land from global-land-mask), the finest cells' outlines, and
     true vs predicted locations of up to `shown` test photos joined by lines."""
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
 
     from data.geocells import cell_vertices
-    fig, ax = plt.subplots(figsize=(11, 5.6))
+    fig, ax = subplots(figsize=(11, 5.6))
     from data.generate.world import LandMask  # global-land-mask's bundled mask, read without its 1 GB unpacking
     mask = LandMask()
     land = np.asarray([[mask.is_land(a, o) for o in np.linspace(-180, 180, 721)] for a in np.linspace(-90, 90, 361)])
@@ -237,17 +236,12 @@ def plot_world(truth: np.ndarray, predicted: np.ndarray, partition: dict[str, An
     ax.legend(loc="lower left", fontsize=8)
     ax.set_title(f"test photos and the {len(partition['partitionings'][-1]['cells'])} cells of "
                  f"'{partition['partitionings'][-1]['name']}'")
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    save_figure(fig, path, dpi=110)
 
 
 def plot_error_curves(errors: dict[str, np.ndarray], path: Path) -> None:
     """Share of test photos located within d km, against d (log x), for the model and the baselines."""
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    fig, ax = plt.subplots(figsize=(6, 4))
+    fig, ax = subplots(figsize=(6, 4))
     grid = np.logspace(0, math.log10(20_000), 300)
     for name, values in errors.items():
         ax.plot(grid, [(values <= d).mean() for d in grid], label=name.replace("_", " "))
@@ -258,6 +252,4 @@ def plot_error_curves(errors: dict[str, np.ndarray], path: Path) -> None:
     ax.set_ylabel("share of test photos within d")
     ax.set_ylim(0, 1)
     ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    save_figure(fig, path, dpi=120)

@@ -6,8 +6,9 @@ from pathlib import Path
 
 import pytest
 import torch
-from hydra import compose, initialize_config_dir
 from omegaconf import DictConfig
+
+from tasks.engine.config import compose
 
 # The tests' models are tiny: one thread each avoids oversubscribing a small CI machine when DDP processes,
 # dataloader workers and train.py subprocesses run side by side (OpenMP threads spin on a busy core).
@@ -73,6 +74,5 @@ def run_default(task: str, run_dir: Path) -> tuple[dict, float]:
 
 def compose_config(overrides: list[str], output_dir: Path | None = None) -> DictConfig:
     """conf/config.yaml composed as train.py would, with the run directory set to `output_dir`."""
-    with initialize_config_dir(str(CONF_DIR), version_base="1.3"):
-        extra = [f"paths.output_dir={output_dir}"] if output_dir is not None else []
-        return compose("config", overrides=[*overrides, *extra])
+    extra = [f"paths.output_dir={output_dir}"] if output_dir is not None else []
+    return compose([*overrides, *extra])

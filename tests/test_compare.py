@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tasks import compare
+from tasks.engine import compare
 
 from conftest import REPO, TINY_DOGS
 
@@ -165,14 +165,12 @@ def test_the_cluster_launchers_path_runs_locally_and_reports(tmp_path):
 def test_the_slurm_launcher_composes_for_a_multi_node_ddp_sweep():
     """What this machine can check of hydra/launcher=slurm: it composes into submitit's SLURM launcher with the
     README's multi-node DDP settings, next to trainer=ddp."""
-    from hydra import compose, initialize_config_dir
     from hydra.utils import get_class
 
-    from conftest import CONF_DIR
-    with initialize_config_dir(str(CONF_DIR), version_base="1.3"):
-        cfg = compose("config", return_hydra_config=True, overrides=[
-            "hydra/launcher=slurm", "hydra.launcher.nodes=2", "hydra.launcher.tasks_per_node=4",
-            "hydra.launcher.gpus_per_node=4", "trainer=ddp", "trainer.num_nodes=2", "trainer.devices=4"])
+    from tasks.engine.config import compose
+    cfg = compose(["hydra/launcher=slurm", "hydra.launcher.nodes=2", "hydra.launcher.tasks_per_node=4",
+                   "hydra.launcher.gpus_per_node=4", "trainer=ddp", "trainer.num_nodes=2", "trainer.devices=4"],
+                  return_hydra_config=True)
     launcher = cfg.hydra.launcher
     assert get_class(launcher._target_).__name__ == "SlurmLauncher"
     assert (launcher.nodes, launcher.tasks_per_node, launcher.gpus_per_node) == (2, 4, 4)

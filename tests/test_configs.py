@@ -11,7 +11,7 @@ from hydra.utils import instantiate
 from omegaconf import OmegaConf
 
 from backbone import Backbone
-from tasks.runner import ConfigError, resolve_config, train_and_test
+from tasks.engine.run import ConfigError, resolve_config, train_and_test
 
 from conftest import CONF_DIR, REPO, compose_config
 

@@ -12,9 +12,12 @@ import pytest
 import torch
 
 from conftest import REPO, TINY_DOGS, TINY_SSD, compose_config
-from tasks.checkpoint import CheckpointError
-from tasks.deploy import evaluate, export_onnx, load_model, predict
-from tasks.runner import train_and_test
+from tasks.core.checkpoint import CheckpointError
+from tasks.engine.evaluate import evaluate
+from tasks.engine.export import export_model
+from tasks.engine.load import load_model
+from tasks.engine.predict import predict
+from tasks.engine.run import train_and_test
 
 TINY_ATTRIBUTES = [
     "task=face_attributes", "model.distill=false", "data.image_size=32",
@@ -34,7 +37,7 @@ def test_eval_reproduces_the_run_and_onnx_matches(dogs_run, tmp_path):
     again = evaluate(run_dir, output_dir=tmp_path / "ckpt", latency_repeats=1)
     assert again["metrics"]["top1"] == dogs_run["metrics"]["top1"] and again["format"] == "checkpoint"
     assert json.loads((tmp_path / "ckpt" / "results.json").read_text())["metrics"] == again["metrics"]
-    report = export_onnx(run_dir, tmp_path / "model.onnx", int8=True, calibration_images=16, check_images=4,
+    report = export_model(run_dir, tmp_path / "model.onnx", int8=True, calibration_images=16, check_images=4,
                          keep_float=["first_conv", "classifier"])
     assert report["onnx_max_abs_diff"] < 1e-3 and len(report["int8_float_nodes"]) == 2
     onnx_results = evaluate(tmp_path / "model.onnx", output_dir=tmp_path / "onnx", latency_repeats=1)
@@ -51,9 +54,9 @@ def test_eval_reproduces_the_run_and_onnx_matches(dogs_run, tmp_path):
 
 
 def test_onnx_runs_in_openvino(dogs_run, tmp_path):
-    """The optional OpenVINO runtime (in requirements-dev.txt) runs the exported file with the same metrics."""
+    """The optional OpenVINO runtime (the openvino extra, installed by the dev extra) runs the exported file with the same metrics."""
     pytest.importorskip("openvino")
-    export_onnx(dogs_run["run_dir"], tmp_path / "model.onnx", check_images=2)
+    export_model(dogs_run["run_dir"], tmp_path / "model.onnx", check_images=2)
     openvino = evaluate(tmp_path / "model.onnx", output_dir=tmp_path / "ov", latency_repeats=1, runtime="openvino")
     assert openvino["metrics"]["top1"] == pytest.approx(dogs_run["metrics"]["top1"], abs=1e-3)
 
@@ -77,7 +80,7 @@ def test_predict_and_eval_for_attributes_and_detection(tmp_path):
     attributes = train_and_test(compose_config(TINY_ATTRIBUTES, tmp_path / "attr"))
     again = evaluate(attributes["run_dir"], output_dir=tmp_path / "attr_eval", latency_repeats=1)
     assert again["metrics"]["mean_ap"] == attributes["metrics"]["mean_ap"]
-    export_onnx(attributes["run_dir"], tmp_path / "attr.onnx", check_images=4)
+    export_model(attributes["run_dir"], tmp_path / "attr.onnx", check_images=4)
     source = sorted(Path(load_model(attributes["run_dir"]).config["data"]["root"] or
                          _generated_faces_root()).rglob("*.jpg"))[:3]
     records = [json.loads(x) for x in predict(tmp_path / "attr.onnx", source[0], tmp_path / "p1")
@@ -91,7 +94,7 @@ def test_predict_and_eval_for_attributes_and_detection(tmp_path):
                .read_text().splitlines()]
     assert len(records) == 1 and "detections" in records[0]
     # SSD exports its network (backbone, extra layers, heads); anchors, decoding and NMS run around it in torch
-    report = export_onnx(ssd["run_dir"], tmp_path / "ssd.onnx", check_images=3, int8=True, calibration_images=4,
+    report = export_model(ssd["run_dir"], tmp_path / "ssd.onnx", check_images=3, int8=True, calibration_images=4,
                          keep_float=["heads"])
     assert report["onnx_max_abs_diff"] < 1e-3
     assert len(report["int8_float_nodes"]) >= 4  # a classification and a box conv per feature map stay float
@@ -111,7 +114,7 @@ def test_faster_rcnn_exports_as_two_networks(tmp_path):
             "model.detector.box_batch_size_per_image=32", *TINY_DETECTION]
     run = train_and_test(compose_config(tiny, tmp_path / "frcnn"))
     # one epoch leaves the heads' scores tied (which box comes first is then arbitrary): spread them
-    from tasks.deploy import resolve_model_path
+    from tasks.engine.load import resolve_model_path
     path = resolve_model_path(run["run_dir"])  # last.ckpt: one epoch has no validation, so no best.ckpt
     checkpoint = torch.load(path, weights_only=False)
     generator = torch.Generator().manual_seed(0)
@@ -119,7 +122,7 @@ def test_faster_rcnn_exports_as_two_networks(tmp_path):
         if ("box_predictor" in key or "rpn.head" in key) and value.is_floating_point():
             value.add_(torch.randn(value.shape, generator=generator) * 0.3)
     torch.save(checkpoint, path)
-    report = export_onnx(run["run_dir"], tmp_path / "frcnn.onnx", check_images=3, int8=True, calibration_images=4,
+    report = export_model(run["run_dir"], tmp_path / "frcnn.onnx", check_images=3, int8=True, calibration_images=4,
                          keep_float=["heads"])
     assert report["onnx_max_abs_diff"] < 1e-3 and (tmp_path / "frcnn.box_head.onnx").is_file()
     # int8: both networks quantized (the box head calibrated on the proposals' crops), each one's heads in float
@@ -190,3 +193,36 @@ def test_command_lines(dogs_run, tmp_path):
     assert "1 images predicted (0 unreadable, skipped)" in done.stdout
     bad = subprocess.run([sys.executable, "eval.py", "ckpt=x", "colour=red"], cwd=REPO, capture_output=True, text=True)
     assert bad.returncode != 0 and "unknown option 'colour'" in bad.stderr
+
+
+def test_pip_install_and_the_three_line_api(dogs_run, tmp_path):
+    """`pip install -e .` in a fresh venv makes the suite importable from anywhere (no sys.path edits), and the
+    README's three lines give exactly predict.py's records."""
+    import sysconfig
+
+    from PIL import Image
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    python = venv / "bin" / "python"
+    purelib = subprocess.run([str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+                             capture_output=True, text=True, check=True).stdout.strip()
+    # the heavy dependencies (torch, ...) come from this environment: a plain path entry, whose own .pth files (this
+    # checkout's editable install among them) are not run
+    (Path(purelib) / "dependencies.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
+    install = subprocess.run([str(python), "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation",
+                              "--no-index", "-e", str(REPO)], capture_output=True, text=True)
+    assert install.returncode == 0, install.stderr[-2000:]
+    image = tmp_path / "photo.png"
+    Image.new("RGB", (48, 40), (180, 120, 60)).save(image)
+    code = ("import json, tasks\n"
+            "from tasks.engine import load\n"
+            f"model = load({str(dogs_run['run_dir'])!r})\n"
+            f"records = model([{str(image)!r}])\n"
+            "print(json.dumps({'where': tasks.__file__, 'records': records}))\n")
+    done = subprocess.run([str(python), "-c", code], cwd=tmp_path, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-2000:]
+    answer = json.loads(done.stdout.strip().splitlines()[-1])
+    assert Path(answer["where"]).resolve().parent == REPO / "tasks"
+    expected = [json.loads(line) for line in predict(dogs_run["run_dir"], image, tmp_path / "out").read_text()
+                .splitlines()]
+    assert [{"image": str(image), **r} for r in answer["records"]] == expected

@@ -1,4 +1,4 @@
-"""Detector wiring (tasks.detectors): taps, extra layers, anchors vs heads, box heads, FPN, and Table 13's figures."""
+"""Detector wiring (tasks.detection.models): taps, extra layers, anchors vs heads, box heads, FPN, and Table 13's figures."""
 from __future__ import annotations
 
 import importlib.util
@@ -15,7 +15,7 @@ from torchvision.ops import box_iou
 
 from backbone import MobileNetV1, TimmBackbone
 from tasks.detection import DetectionTask
-from tasks.detectors import FPNBody, LayersBoxHead, build_faster_rcnn, build_ssd
+from tasks.detection.models import FPNBody, LayersBoxHead, build_faster_rcnn, build_ssd
 
 from conftest import compose_config
 

@@ -131,7 +131,7 @@ def test_end_to_end_run_metrics_match_saved_detections(task, tmp_path):
     pytest.importorskip("data.coco", reason="data/coco.py (COCODataModule) not there yet")
     from hydra.utils import instantiate
 
-    from tasks.runner import train_and_test
+    from tasks.engine.run import train_and_test
     cfg = compose_config(TINY[task], tmp_path)
     results = train_and_test(cfg)
     assert set(results["metrics"]) == set(METRICS)

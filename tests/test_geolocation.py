@@ -181,8 +181,9 @@ def test_end_to_end_partition_saved_and_reused_and_predict(tmp_path):
     inputs, the partition is saved with the run and can be passed to another, predict gives locations."""
     from conftest import compose_config
 
-    from tasks.deploy import evaluate, predict
-    from tasks.runner import train_and_test
+    from tasks.engine.evaluate import evaluate
+    from tasks.engine.predict import predict
+    from tasks.engine.run import train_and_test
     results = train_and_test(compose_config(TINY_WORLD, tmp_path / "run"))
     metrics = results["metrics"]
     assert set(metrics) >= {"acc_1km", "acc_25km", "acc_200km", "acc_750km", "acc_2500km", "median_km"}

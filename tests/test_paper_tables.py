@@ -1,12 +1,12 @@
-"""The efficiency-only tables (tasks.paper_tables) against the paper's printed params and mult-adds."""
+"""The efficiency-only tables (tasks.engine.paper_tables) against the paper's printed params and mult-adds."""
 from __future__ import annotations
 
 import math
 
 import pytest
 
-from tasks import paper_tables
-from tasks.paper_tables import ROWS, measure, within
+from tasks.engine import paper_tables
+from tasks.engine.paper_tables import ROWS, measure, within
 
 CHECKED = [row for row in ROWS if row.checked and row.kind != "none"]
 

@@ -16,7 +16,8 @@ from hydra.utils import instantiate
 from sklearn.metrics import accuracy_score, top_k_accuracy_score
 
 from tasks.classification import ClassificationTask
-from tasks.runner import ConfigError, train_and_test
+from tasks.engine.config import ConfigError
+from tasks.engine.run import train_and_test
 
 from conftest import REPO, TINY_DOGS, compose_config
 

@@ -1,10 +1,12 @@
 """A trained model rebuilt from a suite checkpoint alone: every .ckpt carries the run's resolved config.
 
-Used wherever a finished run is reused: a distillation teacher (tasks.distill), and later evaluation, prediction
-and export. The backbone is rebuilt without its pretrained weights (the checkpoint holds the trained ones).
+Used wherever a finished run is reused: a distillation teacher (tasks.distill), evaluation, prediction, export and
+comparison (tasks.engine). The backbone is rebuilt without its pretrained weights (the checkpoint holds the trained
+ones). `run_checkpoint` says which checkpoint a run folder stands for.
 """
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -51,12 +53,28 @@ def build_task_model(config: dict[str, Any], hyper_parameters: dict[str, Any], w
         raise CheckpointError(f"cannot rebuild the model of {what} from its config: {err!r}") from None
 
 
+def run_checkpoint(run_dir: str | Path) -> Path | None:
+    """The checkpoint a run folder stands for: the one its results.json says it was tested with, else
+    checkpoints/best.ckpt, else checkpoints/last.ckpt; None when it has none."""
+    run_dir = Path(run_dir)
+    results = run_dir / "results.json"
+    tested = json.loads(results.read_text()).get("tested_checkpoint") or "" if results.is_file() else ""
+    for candidate in (Path(tested) if tested.endswith(".ckpt") else None, run_dir / "checkpoints" / "best.ckpt",
+                      run_dir / "checkpoints" / "last.ckpt"):
+        if candidate is not None and candidate.is_file():
+            return candidate
+    return None
+
+
 def load_task_model(path: str | Path) -> tuple[torch.nn.Module, dict[str, Any]]:
-    """(the checkpoint's TaskModule in eval mode with its trained weights, the run's resolved config)."""
+    """(the checkpoint's TaskModule in eval mode with its trained weights, in the memory layout it was trained in
+    (channels-last: the faster one on CPU too), the run's resolved config)."""
     checkpoint, config = read_checkpoint(path)
     model = build_task_model(config, checkpoint.get("hyper_parameters", {}), str(path))
     try:
         model.load_state_dict(checkpoint["state_dict"])
     except RuntimeError as err:
         raise CheckpointError(f"{path}: the weights do not fit the model its config describes: {err}") from None
+    if getattr(model, "channels_last", False):
+        model.to(memory_format=torch.channels_last)
     return model.eval(), config

@@ -18,7 +18,6 @@ Detection API configs they come from):
 """
 from __future__ import annotations
 
-import logging
 from collections import OrderedDict
 from functools import partial
 from typing import Sequence
@@ -36,8 +35,6 @@ from torchvision.ops.misc import Conv2dNormActivation
 
 from backbone import Backbone
 
-log = logging.getLogger(__name__)
-
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 SSD_HEADS = ("ssd", "ssdlite")
@@ -45,81 +42,20 @@ BOX_HEADS = ("layers", "mlp")
 ALL_ANCHORS = 10 ** 9  # a pre-NMS top-n above any anchor count keeps them all
 
 
-# ---------------------------------------------------------------------------------------------------------------
-# Backbone access: the taps a detector reads, and the layers after a tap
-# ---------------------------------------------------------------------------------------------------------------
-
-def _sequential_layers(backbone: nn.Module) -> nn.Sequential | None:
-    """`backbone.layers` when the backbone is a stem followed by named sequential blocks (MobileNetV1), else None."""
-    layers = getattr(backbone, "layers", None)
-    if isinstance(layers, nn.Sequential) and isinstance(getattr(backbone, "stem", None), nn.Module):
-        return layers
-    return None
-
-
 class TapBody(nn.Module):
-    """The backbone run up to the deepest of `taps`, returning exactly those taps (OrderedDict, shallow to deep).
-
-    For a MobileNetV1-style backbone (`stem` + sequential `layers`) it runs the stem and the blocks up to the tap
-    itself, so whatever deeper taps the backbone config asks for are not computed (their layers stay free for a
-    box head). Any other backbone is called as is and the taps are picked from its output; if it computes deeper
-    stages, they cost time and get no gradient, and a warning says how to stop it.
-    """
+    """The backbone up to the deepest of `taps` (Backbone.truncated), returning exactly those taps, with their
+    channels and strides."""
 
     def __init__(self, backbone: Backbone, taps: Sequence[str | int]):
         super().__init__()
-        infos = [backbone.tap(t) for t in taps]
-        order = [f.name for f in backbone.feature_info]
-        infos = sorted(infos, key=lambda f: order.index(f.name))
+        infos = backbone.taps_in_order(taps)
         self.names = [f.name for f in infos]
         self.out_channels_list = [f.channels for f in infos]
         self.strides = [f.stride for f in infos]
-        layers = _sequential_layers(backbone)
-        block_names = [name for name, _ in layers.named_children()] if layers is not None else []
-        if layers is not None and all(n in block_names for n in self.names):
-            last = block_names.index(self.names[-1])
-            self.stem = backbone.stem
-            self.layers = layers[: last + 1]
-            self.backbone = None
-        else:
-            self.stem = self.layers = None
-            self.backbone = backbone
-            deeper = order[order.index(self.names[-1]) + 1:]
-            if deeper:
-                log.warning("the detector reads backbone taps %s, but the backbone also computes %s, which are "
-                            "unused (wasted compute, and parameters without gradient: DDP needs "
-                            "find_unused_parameters). Configure the backbone to stop at %s (timm: "
-                            "backbone.out_indices).", self.names, deeper, self.names[-1])
+        self.net = backbone.truncated(self.names)
 
     def forward(self, images: torch.Tensor) -> OrderedDict[str, torch.Tensor]:
-        if self.backbone is not None:
-            features = self.backbone(images)
-            return OrderedDict((name, features[name]) for name in self.names)
-        out: OrderedDict[str, torch.Tensor] = OrderedDict()
-        x = self.stem(images)
-        for name, layer in self.layers.named_children():
-            x = layer(x)
-            if name in self.names:
-                out[name] = x
-        return out
-
-
-def layers_after(backbone: Backbone, tap: str) -> nn.Sequential:
-    """The backbone's blocks after `tap` (MobileNetV1 after layer11: layer12, layer13), shared, not copied.
-
-    Raises ValueError for backbones that are not a sequence of named blocks (timm models): use an MLP box head.
-    """
-    layers = _sequential_layers(backbone)
-    names = [name for name, _ in layers.named_children()] if layers is not None else []
-    if tap not in names:
-        raise ValueError(f"model.detector.box_head=layers needs a backbone made of sequential blocks "
-                         f"(`stem` + `layers`, as MobileNetV1) that contain the tap '{tap}'; "
-                         f"{type(backbone).__name__} is not: set model.detector.box_head=mlp")
-    tail = layers[names.index(tap) + 1:]
-    if len(tail) == 0:
-        raise ValueError(f"model.detector.box_head=layers: the backbone has no layers after tap '{tap}'; "
-                         f"read an earlier tap (model.detector.feature_tap) or set model.detector.box_head=mlp")
-    return tail
+        return self.net(images)
 
 
 def _out_channels(module: nn.Module, in_channels: int) -> int:
@@ -203,7 +139,7 @@ def build_ssd(backbone: Backbone, num_classes: int, size: int | Sequence[int] = 
         taps: backbone taps feeding the first anchor layers (default: the last two).
         extra_depths: depths of the extra layers after the deepest tap.
         depth_multiplier: scales `extra_depths` as the TF OD API does (max(d * m, min_depth)); default: the
-            backbone's `width_mult` (1.0 if it has none).
+            backbone's width multiplier (1.0 if it has none).
         head: "ssd" (conv predictor, full 3x3 convs in the extra layers) or "ssdlite" (depthwise separable extra
             layers and torchvision's SSDLiteHead).
         head_kernel: kernel of the "ssd" predictor: 1 (TF OD API, Table 13) or 3 (torchvision's SSDHead).
@@ -221,7 +157,7 @@ def build_ssd(backbone: Backbone, num_classes: int, size: int | Sequence[int] = 
             raise ValueError(f"SSD reads the last two backbone taps; this backbone has "
                              f"{[f.name for f in backbone.feature_info]}: configure two or more taps")
         taps = [f.name for f in backbone.feature_info[-2:]]
-    multiplier = float(getattr(backbone, "width_mult", 1.0)) if depth_multiplier is None else depth_multiplier
+    multiplier = backbone.width_multiplier if depth_multiplier is None else depth_multiplier
     depths = [max(int(d * multiplier), min_depth) for d in extra_depths]
     features = SSDFeatures(TapBody(backbone, taps), depths, depthwise=head == "ssdlite")
     num_maps = len(features.out_channels)
@@ -348,7 +284,7 @@ def build_faster_rcnn(backbone: Backbone, num_classes: int, min_size: int | Sequ
         roi_names = levels[:-1]
     else:
         tap = backbone.tap(feature_tap).name if feature_tap is not None else _stride16_tap(backbone)
-        tail = layers_after(backbone, tap) if box_head == "layers" else None
+        tail = backbone.blocks_after(tap) if box_head == "layers" else None
         body = SingleMapBody(TapBody(backbone, [tap]))
         anchor_generator = AnchorGenerator((tuple(float(s) for s in anchor_sizes),),
                                            (tuple(float(r) for r in aspect_ratios),))

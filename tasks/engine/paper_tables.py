@@ -1,8 +1,8 @@
 """Efficiency-only reproduction of the paper's Tables 4-14: params and mult-adds of every row the suite can build,
 next to the printed values, with the relative difference. No training, no data: seconds on a CPU.
 
-    python -m tasks.paper_tables                  # all tables, printed and written to paper_tables.md
-    python -m tasks.paper_tables 6 13 --out t.md  # some of them
+    python paper_tables.py                  # all tables, printed and written to paper_tables.md
+    python paper_tables.py 6 13 --out t.md  # some of them
 
 How each row is built:
 - MobileNet rows: the backbone of the table's sweep config (conf/experiment/paper_table<N>.yaml, composed as
@@ -31,11 +31,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
+from hydra.utils import instantiate
 from torch import nn
 
 from backbone.complexity import OTHER, count_mult_adds, params_by_layer_type
 
-CONF_DIR = Path(__file__).resolve().parents[1] / "conf"
+from ..classification import ClassificationTask
+from .config import compose as compose_config
 BACKBONE_TOLERANCE, DETECTOR_TOLERANCE = 0.01, 0.10
 COCO_CLASSES = 91  # COCO's 90 category ids + background (torchvision's convention)
 
@@ -120,33 +122,17 @@ ROWS = [
 
 
 def compose(experiment: str, overrides: list[str]):
-    from hydra import compose as hydra_compose
-    from hydra import initialize_config_dir
-    with initialize_config_dir(str(CONF_DIR), version_base="1.3"):
-        return hydra_compose("config", overrides=[f"experiment={experiment}", *overrides])
-
-
-class PooledHead(nn.Module):
-    """Backbone, global average pool, one linear layer: the head every classification-style task puts on."""
-
-    def __init__(self, backbone: nn.Module, outputs: int):
-        super().__init__()
-        self.backbone = backbone
-        self.fc = nn.Linear(backbone.num_features, outputs)
-
-    def forward(self, images: torch.Tensor) -> torch.Tensor:
-        deepest = list(self.backbone(images).values())[-1]
-        return self.fc(deepest.mean((2, 3)))
+    return compose_config([f"experiment={experiment}", *overrides])
 
 
 def build(row: Row) -> nn.Module:
     """The row's network in eval mode, random weights."""
-    from hydra.utils import instantiate
     torch.manual_seed(0)
     if row.kind == "suite":
         cfg = compose(row.experiment or f"paper_table{row.table}", list(row.overrides))
         assert cfg.data.image_size == row.size, (row, cfg.data.image_size)
-        return PooledHead(instantiate(cfg.backbone, _convert_="all"), row.outputs).eval()
+        # the head every classification-style task puts on: global average pool, one linear layer
+        return ClassificationTask(instantiate(cfg.backbone, _convert_="all"), row.outputs).eval()
     if row.kind == "reference":
         import torchvision
         options = {"googlenet": dict(aux_logits=False, init_weights=False),
@@ -218,7 +204,7 @@ def table_markdown(table: int, measured: dict[int, dict[str, float]]) -> str:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m tasks.paper_tables", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python paper_tables.py", description=__doc__.split("\n\n")[0])
     parser.add_argument("tables", nargs="*", type=int, help="table numbers (default: 4 to 14)")
     parser.add_argument("--out", default="paper_tables.md", help="Markdown file to write (default: %(default)s)")
     args = parser.parse_args(argv)
@@ -228,7 +214,7 @@ def main(argv: list[str] | None = None) -> None:
         parser.error(f"no such table: {unknown} (the efficiency tables are 4 to 14)")
     measured = {i: measure(r) for i, r in enumerate(ROWS) if r.table in tables and r.kind != "none"}
     text = "\n\n".join(table_markdown(t, measured) for t in tables)
-    text = ("Written by `python -m tasks.paper_tables`. Params: conv/FC weights; mult-adds: one image. Checked rows: "
+    text = ("Written by `python paper_tables.py`. Params: conv/FC weights; mult-adds: one image. Checked rows: "
             f"within the tolerance or one unit of the printed figure's last digit (tests/test_paper_tables.py).\n\n"
             f"{text}\n")
     Path(args.out).write_text(text)

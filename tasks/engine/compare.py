@@ -9,7 +9,7 @@ drawn) and the runs' validation curves overlaid.
 
 A multirun (`python train.py -m ...`) rebuilds it in its sweep folder after every job (`hydra.callbacks` in
 conf/config.yaml), so a failed or interrupted sweep still leaves a report. By hand, over any set of runs:
-    python -m tasks.compare multirun/dogs/2026-11-23_10-00-00 [more folders ...] [--out DIR]
+    python compare.py multirun/dogs/2026-11-23_10-00-00 [more folders ...] [--out DIR]
 """
 from __future__ import annotations
 
@@ -22,10 +22,19 @@ import traceback
 from pathlib import Path
 from typing import Any
 
+import statistics
+
+import torch
 from hydra.core.utils import JobReturn, JobStatus
 from hydra.experimental.callback import Callback
 from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
+
+from backbone.complexity import measure_latency_ms, measure_throughput
+
+from ..core.checkpoint import load_task_model, run_checkpoint
+from ..core.io import save_figure, subplots, write_json_atomic, write_text_atomic
+from .run import backbone_name
 
 FAILURE_FILE = "failure.json"
 # the table's columns, in order: (key in a row, Markdown header)
@@ -55,12 +64,9 @@ def _row(results: dict[str, Any], run_dir: Path) -> dict[str, Any]:
 
 
 def _checkpoint(results: dict[str, Any], run_dir: Path) -> str:
-    """The weights a finished run was tested with (its last checkpoint when it tested its final weights)."""
-    tested = Path(results.get("tested_checkpoint") or "")
-    if tested.suffix == ".ckpt" and tested.is_file():
-        return str(tested)
-    last = run_dir / "checkpoints" / "last.ckpt"
-    return str(last) if results.get("status", "ok") == "ok" and last.is_file() else ""
+    """The weights a finished run stands for (tasks.core.checkpoint.run_checkpoint); none for a failed run."""
+    found = run_checkpoint(run_dir) if results.get("status", "ok") == "ok" else None
+    return str(found) if found else ""
 
 
 def measure_together(rows: list[dict[str, Any]], rounds: int = 3, latency_repeats: int = 20,
@@ -69,19 +75,10 @@ def measure_together(rows: list[dict[str, Any]], rounds: int = 3, latency_repeat
     and batch-`batch` throughput, in `rounds` rounds that go through all models in turn (medians). Timings taken
     at the end of each run come from different moments (or machines); these are comparable with each other.
     Returns the line the report prints about them."""
-    import statistics
-
-    import torch
-
-    from backbone.complexity import measure_latency_ms, measure_throughput
-
-    from .checkpoint import load_task_model
     models = []
     for row in rows:
         if row["status"] == "ok" and row.get("checkpoint"):
-            model, _ = load_task_model(row["checkpoint"])
-            if getattr(model, "channels_last", False):  # the layout the run trained, tested and timed it in
-                model.to(memory_format=torch.channels_last)
+            model, _ = load_task_model(row["checkpoint"])  # in the layout the run trained, tested and timed it in
             side = int(row["image_size"])
             models.append((row, model.cpu().eval(), torch.zeros(1, 3, side, side),
                            torch.rand(batch, 3, side, side, generator=torch.Generator().manual_seed(0))))
@@ -96,7 +93,7 @@ def measure_together(rows: list[dict[str, Any]], rounds: int = 3, latency_repeat
         row["throughput"] = statistics.median(throughputs[id(row)])
         row["measured"] = "together"
     return (f"Latency and b{batch}: re-measured together in one process from the runs' checkpoints "
-            f"(`python -m tasks.compare --measure`; {rounds} rounds through all models, medians; "
+            f"(`python compare.py --measure`; {rounds} rounds through all models, medians; "
             f"{torch.get_num_threads()} CPU threads).")
 
 
@@ -194,7 +191,6 @@ def _format(key: str, row: dict[str, Any]) -> str:
 def write_report(folders: list[str | Path], out: str | Path, measure: bool = False) -> list[Path]:
     """comparison.md, comparison.csv and the plots of the runs under `folders`, written into `out`; [] when
     there are no runs. `measure`: re-time all models together first (measure_together)."""
-    from .runner import write_text_atomic
     rows = collect(folders)
     if not rows:
         return []
@@ -227,10 +223,7 @@ def write_report(folders: list[str | Path], out: str | Path, measure: bool = Fal
 
 def write_plots(rows: list[dict[str, Any]], out: Path) -> list[Path]:
     """Per headline metric: metric vs mult-adds, metric vs latency (Pareto front drawn) and validation curves."""
-    import matplotlib
     import matplotlib.ticker
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
     written = []
     groups = _groups(rows)
     for metric, group in groups.items():
@@ -240,7 +233,7 @@ def write_plots(rows: list[dict[str, Any]], out: Path) -> list[Path]:
             points = [r for r in group if r.get(cost)]
             if not points:
                 continue
-            fig, ax = plt.subplots(figsize=(7, 4.5))
+            fig, ax = subplots(figsize=(7, 4.5))
             ax.scatter([r[cost] for r in points], [r["headline"] for r in points], color="tab:blue", zorder=3)
             for r in points:
                 ax.annotate(f"{r['backbone']} @ {r['image_size']}", (r[cost], r["headline"]), fontsize=7,
@@ -260,7 +253,7 @@ def write_plots(rows: list[dict[str, Any]], out: Path) -> list[Path]:
         curves = [(r, _validation_curve(r)) for r in group]
         curves = [(r, c) for r, c in curves if c]
         if curves:
-            fig, ax = plt.subplots(figsize=(7, 4.5))
+            fig, ax = subplots(figsize=(7, 4.5))
             for r, (column, epochs, values) in curves:
                 ax.plot(epochs, values, marker=".", label=f"{r['backbone']} @ {r['image_size']} ({column})")
             ax.legend(fontsize=7)
@@ -270,16 +263,12 @@ def write_plots(rows: list[dict[str, Any]], out: Path) -> list[Path]:
 
 
 def _finish(fig, ax, xlabel: str, ylabel: str, title: str, path: Path) -> Path:
-    """Label, grid and save one plot (and free its memory: a sweep redraws them after every job)."""
-    import matplotlib.pyplot as plt
+    """Label, grid and save one plot."""
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     ax.set_title(title)
     ax.grid(True, which="both", alpha=0.3)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path, dpi=110)
 
 
 def _validation_curve(row: dict[str, Any]) -> tuple[str, list[float], list[float]] | None:
@@ -301,7 +290,6 @@ def _validation_curve(row: dict[str, Any]) -> tuple[str, list[float], list[float
 def record_failure(run_dir: Path, config: DictConfig, error: BaseException) -> Path:
     """failure.json in a failed run's folder: what it was, and the last line of its error (traceback in
     error.txt), so the comparison lists it."""
-    from .runner import backbone_name, write_json_atomic
     run_dir.mkdir(parents=True, exist_ok=True)
     text = "".join(traceback.format_exception(type(error), error, error.__traceback__))
     (run_dir / "error.txt").write_text(text)
@@ -346,7 +334,7 @@ class ComparisonReport(Callback):
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m tasks.compare", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python compare.py", description=__doc__.split("\n\n")[0])
     parser.add_argument("folders", nargs="+", help="folders holding runs (searched recursively)")
     parser.add_argument("--out", help="where to write the report (default: the folder, when there is one)")
     parser.add_argument("--measure", action="store_true",

@@ -1,37 +1,28 @@
-"""One run of any task from a composed config: instantiate, fit, test, and write results.json.
+"""One run of any task from a composed config: (for a distilling task, first its teacher stage), instantiate, fit,
+test, and write results.json.
 
 Kept apart from train.py so tests can call it on a config composed with Hydra's compose API.
 """
 from __future__ import annotations
 
-import copy
-import json
+import inspect
 import logging
-import os
 import time
 from pathlib import Path
 from typing import Any
 
 import pytorch_lightning as pl
-import torch
-from hydra.utils import instantiate
-from omegaconf import DictConfig, OmegaConf
-from omegaconf.errors import MissingMandatoryValue
+import yaml
+from hydra.utils import get_class, instantiate
+from omegaconf import DictConfig, OmegaConf, open_dict
+
+from ..core.checkpoint import run_checkpoint
+from ..core.io import write_json_atomic
+from ..core.measure import profile
+from ..distill import KINDS, TeacherError
+from .config import ConfigError, changed_keys, compose, resolve_config
 
 log = logging.getLogger(__name__)
-
-
-class ConfigError(ValueError):
-    """A config value is missing or unusable; the message names the key and the fix."""
-
-
-def resolve_config(cfg: DictConfig) -> dict[str, Any]:
-    """The config with every interpolation resolved; a missing mandatory value names its key."""
-    try:
-        return OmegaConf.to_container(cfg, resolve=True, throw_on_missing=True)
-    except MissingMandatoryValue as err:
-        raise ConfigError(f"config key '{err.full_key}' has no value (it is '???'): set it on the command line, "
-                          f"e.g. {err.full_key}=<value>") from None
 
 
 def resume_checkpoint(cfg: DictConfig, none_yet_ok: bool = False) -> str | None:
@@ -54,26 +45,6 @@ def resume_checkpoint(cfg: DictConfig, none_yet_ok: bool = False) -> str | None:
                 if cfg.resume == "last" else "")
         raise ConfigError(f"resume: checkpoint not found: {path}{hint}")
     return str(path)
-
-
-def profile(model: torch.nn.Module, image_size: int, latency_repeats: int, throughput_batch: int = 0,
-            throughput_repeats: int = 3) -> dict[str, float]:
-    """Params, mult-adds at the run's input size, median CPU batch-1 latency of the model's inference and, for
-    `throughput_batch` > 0, its CPU throughput (images/s) at that batch size."""
-    from backbone.complexity import count_mult_adds, count_params, measure_latency_ms, measure_throughput
-    cpu_model = copy.deepcopy(model).cpu().eval()
-    example = torch.zeros(1, 3, image_size, image_size)
-    measured = {
-        "params": count_params(cpu_model),
-        "mult_adds": count_mult_adds(cpu_model, example),
-        "latency_ms": measure_latency_ms(cpu_model, example, repeats=latency_repeats),
-    }
-    if throughput_batch > 0:
-        batch = torch.rand(throughput_batch, 3, image_size, image_size, generator=torch.Generator().manual_seed(0))
-        measured["throughput_ips"] = measure_throughput(cpu_model, batch, repeats=throughput_repeats)
-        measured["throughput_batch"] = throughput_batch
-    measured["cpu_threads"] = torch.get_num_threads()
-    return measured
 
 
 class _StartStep(pl.Callback):
@@ -99,17 +70,6 @@ def print_summary(results: dict[str, Any]) -> None:
                      *(f"  {k:<{width}}  {v}" for k, v in rows)]), flush=True)
 
 
-def write_text_atomic(path: Path, text: str) -> None:
-    """Write via a temporary file and a rename: readers (and concurrent writers) never see a partial file."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
-
-
-def write_json_atomic(path: Path, payload: dict) -> None:
-    write_text_atomic(path, json.dumps(payload, indent=2, sort_keys=False))
-
-
 def train_and_test(cfg: DictConfig) -> dict[str, Any]:
     """Fit the task's model on its data, test the best checkpoint, and return (and save) the results."""
     resolved = resolve_config(cfg)
@@ -117,8 +77,7 @@ def train_and_test(cfg: DictConfig) -> dict[str, Any]:
     out_dir.mkdir(parents=True, exist_ok=True)
     teacher = None
     if cfg.model.get("distill"):  # a distilling task gets its teacher; teacher=train runs (or resumes) stage 1 here,
-        from .distill import prepare_teacher  # before this run seeds, so a reused teacher changes nothing below
-        teacher = prepare_teacher(cfg)
+        teacher = prepare_teacher(cfg)  # before this run seeds, so a reused teacher changes nothing below
     pl.seed_everything(cfg.seed, workers=True)
     # a two-stage run stopped in stage 1 has no checkpoint of its own yet: resume=last then starts stage 2 afresh
     ckpt_path = resume_checkpoint(cfg, none_yet_ok=bool(teacher and teacher.get("stage_dir")))
@@ -144,14 +103,12 @@ def train_and_test(cfg: DictConfig) -> dict[str, Any]:
     trainer.fit(model, datamodule=datamodule, ckpt_path=ckpt_path)
     train_seconds = time.perf_counter() - start
 
-    results: dict[str, Any] = {"task": cfg.task_name, "backbone": backbone_name(cfg), "image_size": cfg.image_size,
-                               "status": "ok", "headline": resolved["headline"],
-                               "monitor_metric": cfg.monitor.metric}
+    results = run_record(cfg)
+    results["monitor_metric"] = cfg.monitor.metric
     if cfg.test:
         best = trainer.checkpoint_callback.best_model_path if trainer.checkpoint_callback else ""
         trainer.test(model, datamodule=datamodule, ckpt_path=best or None)
-        results["metrics"] = {k.removeprefix("test/"): float(v) for k, v in trainer.callback_metrics.items()
-                              if k.startswith("test/")}
+        results["metrics"] = test_metrics(trainer)
         results["tested_checkpoint"] = best or "final weights"
     if not trainer.is_global_zero:
         return results
@@ -172,12 +129,22 @@ def train_and_test(cfg: DictConfig) -> dict[str, Any]:
     return results
 
 
+def run_record(cfg: DictConfig | dict[str, Any]) -> dict[str, Any]:
+    """The keys results.json starts with, for a training run and an evaluation alike: task, backbone (named by
+    its class from the config), input size, status and the headline metric."""
+    cfg = OmegaConf.create(cfg) if isinstance(cfg, dict) else cfg
+    return {"task": cfg.task_name, "backbone": backbone_name(cfg), "image_size": cfg.image_size, "status": "ok",
+            "headline": OmegaConf.to_container(cfg.headline, resolve=True)}
+
+
+def test_metrics(trainer: pl.Trainer) -> dict[str, float]:
+    """The `test/*` metrics a trainer logged, without the prefix."""
+    return {k.removeprefix("test/"): float(v) for k, v in trainer.callback_metrics.items() if k.startswith("test/")}
+
+
 def data_kwargs(cfg: DictConfig, datamodule) -> dict[str, Any]:
     """What the model learns from the data: `num_classes`, `class_names` and the entries of the data module's
     `label_space()` (e.g. geolocation's partition into cells), each for models that take it."""
-    import inspect
-
-    from hydra.utils import get_class
     kwargs = {}
     accepted = inspect.signature(get_class(cfg.model._target_)).parameters
     if hasattr(datamodule, "num_classes") and "num_classes" in accepted:
@@ -190,13 +157,62 @@ def data_kwargs(cfg: DictConfig, datamodule) -> dict[str, Any]:
 
 
 def backbone_name(cfg: DictConfig) -> str:
-    """A readable backbone id for tables: timm model name, or mobilenet_v1 with its alpha."""
-    b = cfg.backbone
-    if "model_name" in b:
-        return str(b.model_name)
-    name = "mobilenet_v1"
-    if b.get("conv_type", "separable") != "separable":
-        name += f"_{b.conv_type}"
-    if b.get("shallow"):
-        name += "_shallow"
-    return f"{name}_{float(b.width_mult):g}"
+    """The backbone's readable id for tables, as its class names it from the config (backbone.Backbone)."""
+    backbone = OmegaConf.to_container(cfg.backbone, resolve=True)
+    return get_class(backbone["_target_"]).config_name(backbone)
+
+
+# ------------------------------------------------------------------------------------------ stage 1: the teacher
+def prepare_teacher(cfg: DictConfig) -> dict[str, Any]:
+    """The `teacher` config ready for build_teacher: `train` runs (or reuses) stage 1 and becomes `checkpoint`."""
+    if cfg.get("teacher") is None:
+        raise TeacherError(f"model.distill=true needs a teacher: teacher={'|'.join(KINDS)}")
+    spec = OmegaConf.to_container(cfg.teacher, resolve=True)
+    if spec.get("kind") not in KINDS:
+        raise TeacherError(f"teacher.kind must be one of {KINDS}, got {spec.get('kind')!r}")
+    if spec["kind"] != "train":
+        return spec
+    checkpoint, stage_dir = run_teacher_stage(cfg)
+    return {**spec, "kind": "checkpoint", "path": checkpoint, "stage_dir": str(stage_dir)}
+
+
+def run_teacher_stage(cfg: DictConfig) -> tuple[str, Path]:
+    """Stage 1 as an ordinary run in `teacher.dir` (default `<run dir>/teacher`): composed from
+    `teacher.overrides`, with the keys in `teacher.inherit` copied from this run (data source, seed, accelerator,
+    ...). Finished with the same config: its tested checkpoint is reused (also by the other runs of a sweep that
+    share the folder); interrupted: resumed from its last checkpoint; finished with another config: an error (a
+    stale teacher is never used)."""
+    stage_dir = Path(cfg.teacher.get("dir") or Path(cfg.paths.output_dir) / "teacher")
+    checkpoints = stage_dir / "checkpoints"
+    teacher_cfg = compose(list(cfg.teacher.overrides))
+    missing = object()
+    with open_dict(teacher_cfg):
+        for key in cfg.teacher.inherit:
+            value = OmegaConf.select(cfg, key, default=missing)
+            if value is missing:
+                continue
+            if OmegaConf.select(teacher_cfg, key, default=missing) is missing:
+                raise TeacherError(f"teacher.inherit: '{key}' is not a key of the teacher's config (composed from "
+                                   f"{list(cfg.teacher.overrides)}): remove it from teacher.inherit")
+            OmegaConf.update(teacher_cfg, key, value, merge=False)
+        teacher_cfg.paths.output_dir = str(stage_dir)
+        teacher_cfg.test = True
+        teacher_cfg.resume = "last" if any((checkpoints / f).is_file() for f in ("last.ckpt", "interrupted.ckpt")) \
+            else None
+    if teacher_cfg.model.get("distill"):
+        raise TeacherError(f"teacher.overrides {list(cfg.teacher.overrides)} compose a run that itself distils: "
+                           f"the teacher stage must train on labels (e.g. task=face_attributes_teacher)")
+    saved = stage_dir / "config_resolved.yaml"
+    if saved.is_file():  # the folder holds a teacher already: only this same teacher may be continued or reused
+        differ = changed_keys(yaml.safe_load(saved.read_text()), resolve_config(teacher_cfg), ignore=("resume",))
+        if differ:
+            raise TeacherError(f"{stage_dir} holds a teacher trained with another config ({', '.join(differ[:5])} "
+                               f"differ): use a new run folder, or teacher=checkpoint to distil from it as it is")
+    finished = run_checkpoint(stage_dir) if (stage_dir / "results.json").is_file() else None
+    if finished is not None:
+        log.info("teacher stage finished earlier: reusing %s", finished)
+        return str(finished), stage_dir
+    log.info("stage 1: training the teacher in %s", stage_dir)
+    train_and_test(teacher_cfg)
+    return str(run_checkpoint(stage_dir) or checkpoints / "last.ckpt"), stage_dir
+

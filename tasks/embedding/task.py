@@ -2,7 +2,7 @@
 paper's Table 14).
 
 The model maps an image to an L2-normalised embedding; two faces are the same person when the squared distance
-of their embeddings is below a threshold (tasks.verification).
+of their embeddings is below a threshold (tasks.embedding.verification).
 - `distill=false` learns from identity labels with a pytorch-metric-learning loss and miner (by default FaceNet's
   triplet loss with semi-hard mining; any loss of the library by config, e.g. ArcFaceLoss).
 - `distill=true` never reads a label: the student minimises the squared L2 distance between its normalised
@@ -31,8 +31,10 @@ from torch.nn import functional as F
 
 from backbone import Backbone
 
-from .base import TaskModule
-from .distill import DistillingTask
+from ..core.heads import pooled_head
+from ..core.io import save_figure, subplots
+from ..core.module import TaskModule
+from ..distill import DistillingTask
 from .verification import verification_metrics
 
 log = logging.getLogger(__name__)
@@ -67,7 +69,7 @@ class EmbeddingTask(DistillingTask, TaskModule):
             is an error.
         loss, miner: pytorch-metric-learning classes and arguments for `distill=false` (miner null: none).
         fars: the false accept rates VAL is reported at.
-        dropout, optimizer, scheduler, channels_last: see tasks.base.TaskModule.
+        dropout, optimizer, scheduler, channels_last: see tasks.core.module.TaskModule.
     """
 
     def __init__(self, backbone: Backbone, num_classes: int, embedding_size: int = 128, distill: bool = False,
@@ -89,8 +91,7 @@ class EmbeddingTask(DistillingTask, TaskModule):
         self.distill, self.fars = distill, tuple(float(f) for f in fars)
         self.init_teacher(teacher)
         self.output_size = teacher_embedding_size or embedding_size
-        layers = [nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Dropout(dropout),
-                  nn.Linear(backbone.num_features, embedding_size)]
+        layers = [*pooled_head(backbone.num_features, embedding_size, dropout)]
         if self.output_size != embedding_size:
             layers.append(nn.Linear(embedding_size, self.output_size))  # into the teacher's space
         self.head = nn.Sequential(*layers)
@@ -116,10 +117,6 @@ class EmbeddingTask(DistillingTask, TaskModule):
 
     def targets_from(self, outputs: torch.Tensor) -> torch.Tensor:
         return F.normalize(outputs.float(), dim=1)
-
-    def setup(self, stage: str) -> None:
-        super().setup(stage)
-        self.setup_teacher(stage)
 
     # --------------------------------------------------------------------------------------------- training
     def training_step(self, batch, batch_idx):
@@ -277,10 +274,7 @@ def print_tables(results: dict[str, Any], extra: dict[str, Any], fars: Sequence[
 
 def plot_roc(curves: dict[str, tuple[np.ndarray, np.ndarray]], fars: Sequence[float], path: Path) -> None:
     """VAL against FAR (log x) for each model, the reported FARs marked."""
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    fig, ax = plt.subplots(figsize=(5.5, 4.0))
+    fig, ax = subplots(figsize=(5.5, 4.0))
     for name, (far, val) in curves.items():
         keep = far > 0
         ax.plot(far[keep], val[keep], label=name)
@@ -291,6 +285,4 @@ def plot_roc(curves: dict[str, tuple[np.ndarray, np.ndarray]], fars: Sequence[fl
     ax.set_ylabel("validation rate (true accepts)")
     ax.set_ylim(0, 1)
     ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    save_figure(fig, path, dpi=120)

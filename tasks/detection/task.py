@@ -1,107 +1,42 @@
 """Object detection (the paper's Table 13): SSD or Faster R-CNN on any backbone, scored with pycocotools.
 
-The models are built in `tasks.detectors`; this module trains them (the sum of torchvision's losses), evaluates
-with the official COCO evaluator on the validation split, saves the test detections as a COCO results json
-(`<run dir>/detections_test.json`, whose pycocotools evaluation gives exactly the logged `test/*` numbers) and
-draws a few validation images with their predictions (`<run dir>/predictions/*.png`).
-
-Metrics, logged as `val/<key>` and `test/<key>` with the same keys every time: AP (mAP@[.5:.95]), AP50, AP75,
-AP_small, AP_medium, AP_large, AR1, AR10, AR100: COCOeval's `stats[0:9]`. Like pycocotools, a size class with no
-ground-truth box in the evaluated images scores -1, not 0.
+The models are built in `tasks.detection.models`; this module trains them (the sum of torchvision's losses),
+evaluates with the official COCO evaluator on the validation split (`tasks.detection.coco_eval`: metrics logged as
+`val/<key>` and `test/<key>`), saves the test detections as a COCO results json (`<run dir>/detections_test.json`,
+whose pycocotools evaluation gives exactly the logged `test/*` numbers) and draws a few validation images with
+their predictions (`<run dir>/predictions/*.png`). For deployment it exports the detector's networks and runs them
+inside torchvision's transform, anchors and NMS (`tasks.detection.exported`).
 
 The datamodule (data.coco.COCODataModule) provides the ground truth (`coco_gt("val")`), the mapping of the
 contiguous labels 1..K back to COCO category ids (`to_coco_category`) and `class_names`.
 """
 from __future__ import annotations
 
-import contextlib
 import inspect
-import io
 import json
 import logging
-import os
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any, Mapping, Sequence
 
 import torch
-from pycocotools.coco import COCO
-from pycocotools.cocoeval import COCOeval
 from torchvision.io import write_png
+from torchvision.transforms import v2
 from torchvision.utils import draw_bounding_boxes
 
 from backbone import Backbone
 
-from .base import TaskModule
-from .detectors import BUILDERS
+from ..core.io import write_text_atomic
+from ..core.module import ExportedNetwork, TaskModule
+from .coco_eval import coco_evaluate, gather_detections, to_coco_results
+from .exported import (RCNNBoxHead, RCNNFeatures, RCNNWithSessions, SSDNetwork, SSDWithSession, box_head_crops,
+                       transformed_batch)
+from .models import BUILDERS
 
 log = logging.getLogger(__name__)
 
-METRICS = ("AP", "AP50", "AP75", "AP_small", "AP_medium", "AP_large", "AR1", "AR10", "AR100")
 DETECTIONS_FILE = "detections_test.json"
 PREDICTIONS_DIR = "predictions"
 
-
-# ---------------------------------------------------------------------------------------------------------------
-# COCO evaluation helpers (also used by the tests to re-score a saved results json)
-# ---------------------------------------------------------------------------------------------------------------
-
-def to_coco_results(image_id: int, detection: dict[str, torch.Tensor], to_category) -> list[dict[str, Any]]:
-    """One image's torchvision detections (xyxy pixels, labels 1..K) as COCO result entries (xywh, category id)."""
-    boxes = detection["boxes"].detach().cpu().double()
-    if len(boxes) == 0:
-        return []
-    xywh = torch.cat([boxes[:, :2], boxes[:, 2:] - boxes[:, :2]], dim=1).tolist()
-    categories = list(to_category(detection["labels"].detach().cpu().tolist()))
-    scores = detection["scores"].detach().cpu().tolist()
-    return [{"image_id": int(image_id), "category_id": int(c), "bbox": [round(v, 2) for v in box],
-             "score": round(float(s), 5)} for box, c, s in zip(xywh, categories, scores)]
-
-
-def load_results(coco_gt: COCO, results: list[dict[str, Any]]) -> COCO:
-    """`coco_gt.loadRes(results)`, also for an empty list (which pycocotools cannot load): no detections at all."""
-    if results:
-        with contextlib.redirect_stdout(io.StringIO()):  # loadRes prints progress
-            return coco_gt.loadRes([dict(r) for r in results])  # it adds keys to the dicts it is given
-    empty = COCO()
-    empty.dataset = {"images": list(coco_gt.dataset["images"]), "categories": list(coco_gt.dataset["categories"]),
-                     "annotations": []}
-    with contextlib.redirect_stdout(io.StringIO()):
-        empty.createIndex()
-    return empty
-
-
-def coco_evaluate(coco_gt: COCO, results: list[dict[str, Any]],
-                  image_ids: Iterable[int] | None = None) -> tuple[dict[str, float], str]:
-    """pycocotools' bbox evaluation of `results` on `image_ids` (default: every GT image).
-
-    Returns the METRICS (COCOeval.stats[0:9]) and COCOeval's printed summary.
-    """
-    evaluator = COCOeval(coco_gt, load_results(coco_gt, results), "bbox")
-    if image_ids is not None:
-        evaluator.params.imgIds = sorted(int(i) for i in image_ids)
-    with contextlib.redirect_stdout(io.StringIO()) as printed:
-        evaluator.evaluate()
-        evaluator.accumulate()
-        evaluator.summarize()
-    return dict(zip(METRICS, (float(v) for v in evaluator.stats[:len(METRICS)]))), printed.getvalue()
-
-
-def _gather(per_image: dict[int, list[dict[str, Any]]]) -> dict[int, list[dict[str, Any]]]:
-    """Every rank's {image id: detections}, merged (a DistributedSampler's padded repeats count once)."""
-    if not (torch.distributed.is_available() and torch.distributed.is_initialized()
-            and torch.distributed.get_world_size() > 1):
-        return per_image
-    parts: list[dict | None] = [None] * torch.distributed.get_world_size()
-    torch.distributed.all_gather_object(parts, per_image)
-    merged: dict[int, list[dict[str, Any]]] = {}
-    for part in parts:
-        merged.update(part or {})
-    return merged
-
-
-# ---------------------------------------------------------------------------------------------------------------
-# LightningModule
-# ---------------------------------------------------------------------------------------------------------------
 
 class DetectionTask(TaskModule):
     """SSD or Faster R-CNN (torchvision) on a suite backbone, evaluated with pycocotools.
@@ -111,12 +46,12 @@ class DetectionTask(TaskModule):
         num_classes: foreground categories K (from the datamodule); the detector gets K + 1 (background 0).
         class_names: the K category names (kept in checkpoints, so predictions can be named from the file alone).
         architecture: "ssd" or "faster_rcnn".
-        detector: keyword arguments of `tasks.detectors.build_ssd` / `build_faster_rcnn` (sizes, anchors, heads,
+        detector: keyword arguments of `tasks.detection.models.build_ssd` / `build_faster_rcnn` (sizes, anchors, heads,
             post-processing).
         num_visualized: validation images drawn with their predictions at test end.
         visualize_score: smallest score drawn.
-        optimizer, scheduler: see tasks.optim.
-        channels_last: NHWC memory layout (see tasks.base.TaskModule).
+        optimizer, scheduler: see tasks.core.optim.
+        channels_last: NHWC memory layout (see tasks.core.module.TaskModule).
     """
 
     def __init__(self, backbone: Backbone, num_classes: int, architecture: str = "ssd",
@@ -171,6 +106,42 @@ class DetectionTask(TaskModule):
                                 for box, c, s in zip(out["boxes"], out["labels"], out["scores"]) if s >= threshold]}
                 for out in outputs]
 
+    # -- deployment hooks (tasks.core.module.TaskModule) -----------------------------------------------------------
+    def inference_transform(self, data: Mapping[str, Any]) -> v2.Compose:
+        """Pixels in [0, 1] at the image's own size: the detector resizes and normalises inside."""
+        return v2.Compose([v2.ToImage(), v2.ToDtype(torch.float32, scale=True)])
+
+    def collate(self, images: Sequence[torch.Tensor]) -> list[torch.Tensor]:
+        """Images of any sizes, as a list."""
+        return list(images)
+
+    def annotate(self, image: torch.Tensor, output: dict[str, torch.Tensor], record: dict[str, Any],
+                 threshold: float = 0.5) -> torch.Tensor | None:
+        """The detections at or above `threshold`, boxed and labelled in red; None when there are none."""
+        if not record["detections"]:
+            return None
+        keep = output["scores"] >= threshold
+        return draw_bounding_boxes((image * 255).to(torch.uint8), output["boxes"][keep],
+                                   labels=[d["label"] for d in record["detections"]], colors="red", width=2)
+
+    def export_networks(self) -> list[ExportedNetwork]:
+        """SSD: backbone, extra layers and heads. Faster R-CNN: backbone (+ FPN) and RPN head on images of any
+        size, then the box head on RoIAlign's crops (a file of its own). Anchors, decoding and NMS stay in torch."""
+        detector = self.detector.eval()
+        batch = lambda images: transformed_batch(detector, images)  # noqa: E731
+        if self.hparams.architecture == "ssd":
+            return [ExportedNetwork("", SSDNetwork(detector).eval(), batch,
+                                    output_names=("bbox_regression", "cls_logits"))]
+        return [ExportedNetwork("", RCNNFeatures(detector).eval(), batch, output_names=(), dynamic_axes=(0, 2, 3)),
+                ExportedNetwork("box_head", RCNNBoxHead(detector).eval(), lambda images: box_head_crops(detector, images),
+                                input_name="crops", output_names=("class_logits", "box_regression"))]
+
+    def use_exported(self, sessions) -> None:
+        if self.hparams.architecture == "ssd":
+            self.forward = SSDWithSession(self.detector, sessions[""])
+        else:
+            self.forward = RCNNWithSessions(self.detector, sessions[""], sessions["box_head"])
+
     # -- training -------------------------------------------------------------------------------------------------
     def training_step(self, batch, batch_idx):
         images, targets = batch
@@ -218,7 +189,7 @@ class DetectionTask(TaskModule):
 
     def _evaluate(self, stage: str) -> list[dict[str, Any]]:
         """COCOeval on every rank's detections (gathered, so all ranks log the same numbers); returns them."""
-        per_image = _gather(self._detections[stage])
+        per_image = gather_detections(self._detections[stage])
         self._detections[stage] = {}
         image_ids = sorted(per_image)
         results = [r for i in image_ids for r in per_image[i]]
@@ -239,9 +210,7 @@ class DetectionTask(TaskModule):
         if self.trainer.is_global_zero:
             out = self.output_dir
             out.mkdir(parents=True, exist_ok=True)
-            tmp = out / f"{DETECTIONS_FILE}.tmp"
-            tmp.write_text(json.dumps(results))
-            os.replace(tmp, out / DETECTIONS_FILE)
+            write_text_atomic(out / DETECTIONS_FILE, json.dumps(results))
             self._draw_examples(out / PREDICTIONS_DIR)
         self._examples = []
 

@@ -1,0 +1,162 @@
+"""The distillation mixin: a task's teacher, its outputs for the training images computed once and cached, and
+each batch's targets (see tasks.distill.teachers for the teacher kinds and the cache)."""
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+import torch
+from torch.nn import functional as F
+from torch.utils.data import DataLoader
+from tqdm.auto import tqdm
+
+from data.cache import default_cache_dir, ensure_generated
+from data.classification import ImageClassificationDataset
+from data.decoded import fingerprint
+from data.errors import DatasetError
+
+from .teachers import (CACHE_VERSION, OutputsTeacher, Teacher, TeacherError, View, build_teacher, check_output_size,
+                       output_order)
+
+log = logging.getLogger(__name__)
+
+
+def teacher_outputs(teacher: Teacher, images: Sequence[tuple[str, Path]], expected: int, what: str,
+                    names: Sequence[str] | None = None, batch_size: int = 128, num_workers: int = 2,
+                    required: bool = True, device: torch.device | str = "cpu") -> torch.Tensor | None:
+    """The teacher's outputs [N, expected] for (id, path) `images`, in order (columns in the order of `names`,
+    when given and the teacher names its outputs): looked up, or computed once on `device` and cached (see module
+    docstring). None only for an `outputs` file holding none of the ids when not `required`."""
+    ids = [i for i, _ in images]
+    order = output_order(teacher, names, what) if names is not None else None
+    if isinstance(teacher, OutputsTeacher):
+        outputs = teacher.lookup(ids, required)
+        if outputs is not None and outputs.shape[1] != expected:
+            raise DatasetError(f"teacher outputs {teacher.path} have {outputs.shape[1]} values per image; {what} "
+                               f"needs {expected}")
+        return outputs if outputs is None or order is None else outputs[:, order]
+    paths = [p for _, p in images]
+    key = {"version": CACHE_VERSION, "teacher": teacher.identity(), "ids": hashlib.sha1("\n".join(ids).encode())
+           .hexdigest(), "files": fingerprint(paths), "count": len(paths)}
+    digest = hashlib.sha1(json.dumps(key, sort_keys=True).encode()).hexdigest()[:16]
+    folder = default_cache_dir() / "teacher_outputs" / digest
+
+    def compute(tmp: Path) -> None:
+        check_output_size(teacher, expected, what)
+        teacher.to(torch.device(device))
+        dataset = ImageClassificationDataset([(p, 0) for p in paths], teacher.view.transform())
+        loader = DataLoader(dataset, batch_size=batch_size, num_workers=num_workers)
+        parts = [teacher.run(batch.to(device)).cpu()
+                 for batch, _ in tqdm(loader, desc=f"teacher outputs ({len(paths)} images)", unit="batch")]
+        np.save(tmp / "outputs.npy", torch.cat(parts).numpy())
+
+    existed = (folder / "outputs.npy").is_file()
+    ensure_generated(folder, key, compute)
+    outputs = torch.from_numpy(np.load(folder / "outputs.npy"))
+    log.info("teacher outputs for %d images: %s %s", len(paths), "reused" if existed else "computed into", folder)
+    if outputs.shape != (len(paths), expected):
+        raise TeacherError(f"teacher {teacher.source} gave outputs of shape {list(outputs.shape)}; {what} needs "
+                           f"[{len(paths)}, {expected}]")
+    return outputs if order is None else outputs[:, order]
+
+
+def resize_for(view: View, images: torch.Tensor, mean: Sequence[float], std: Sequence[float]) -> torch.Tensor:
+    """A batch normalised with (mean, std) at any size, re-normalised and resized for `view` (online teachers)."""
+    shape = (1, 3, 1, 1)
+    pixels = images * images.new_tensor(std).view(shape) + images.new_tensor(mean).view(shape)
+    if pixels.shape[-1] != view.image_size or pixels.shape[-2] != view.image_size:
+        pixels = F.interpolate(pixels, size=(view.image_size, view.image_size), mode="bilinear", antialias=True,
+                               align_corners=False)
+    return (pixels - pixels.new_tensor(view.mean).view(shape)) / pixels.new_tensor(view.std).view(shape)
+
+
+class DistillingTask:
+    """Mixed into a TaskModule that distils (before TaskModule in the bases): its teacher, built on first use from
+    `teacher_spec`; the teacher's outputs for the training images, computed once at fit (`teacher_targets`); and
+    each batch's targets (`batch_targets`: cached rows by the batch's image indices, or with `teacher.online` the
+    teacher run on the augmented batch). The task says how many outputs it needs (`teacher_size`), what they are
+    called (`teacher_names`, or None) and how outputs become targets (`targets_from`)."""
+
+    teacher_spec: dict[str, Any] | None
+    distill: bool
+
+    def init_teacher(self, teacher: dict[str, Any] | None) -> None:
+        self.teacher_spec = dict(teacher) if teacher else None
+        self.teacher: Teacher | None = None
+        self.teacher_targets: torch.Tensor | None = None  # targets for images("train"), in dataset order
+        self._online_order: list[int] | None | str = "unset"
+
+    def teacher_size(self) -> int:
+        raise NotImplementedError
+
+    def teacher_names(self) -> Sequence[str] | None:
+        return None
+
+    def targets_from(self, outputs: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Copies and pickles leave the teacher behind (ONNX sessions and OpenCV nets are rebuilt on use)."""
+        return {**super().__getstate__(), "teacher": None}
+
+    def built_teacher(self) -> Teacher:
+        if self.teacher is None:
+            self.teacher = build_teacher(self.teacher_spec, self.teacher_size())
+        return self.teacher
+
+    def teacher_targets_for(self, split: str, required: bool = True) -> torch.Tensor | None:
+        """Targets for every image of a split (computed once and cached, see the module docstring)."""
+        dm = self.trainer.datamodule
+        outputs = teacher_outputs(self.built_teacher(), dm.images(split), self.teacher_size(), self.teacher_need(),
+                                  names=self.teacher_names(), num_workers=dm.num_workers, required=required,
+                                  device=self.trainer.strategy.root_device)
+        return None if outputs is None else self.targets_from(outputs.float())
+
+    def teacher_need(self) -> str:
+        """What the task needs of its teacher, for error messages."""
+        return f"this task's {self.teacher_size()} outputs"
+
+    def setup(self, stage: str) -> None:
+        super().setup(stage)
+        self.setup_teacher(stage)
+
+    def setup_teacher(self, stage: str) -> None:
+        if not self.teacher_spec:
+            return
+        if self.teacher_spec.get("online") and self.teacher_spec["kind"] == "outputs":
+            raise TeacherError("teacher.online=true needs a model teacher; precomputed outputs cannot see the "
+                               "augmented images (set teacher.online=false)")
+        if stage == "fit" and self.distill and not self.teacher_spec.get("online") and self.teacher_targets is None:
+            self.teacher_targets = self.teacher_targets_for("train")
+
+    def teacher_row(self, metrics: dict[str, Any] | None, latency_repeats: int) -> dict[str, Any]:
+        """results.json's `teacher` entry: kind, source, `metrics` (when measured), input size, params, mult-adds
+        and CPU latency where they can be measured, and the stage-1 run's backbone, folder and train time."""
+        teacher = self.built_teacher()
+        row: dict[str, Any] = {"kind": self.teacher_spec["kind"], "source": teacher.source}
+        if metrics is not None:
+            row["metrics"] = metrics
+        row["image_size"] = teacher.view.image_size if teacher.view else None
+        row.update(teacher.profile(latency_repeats))
+        stage_dir = self.teacher_spec.get("stage_dir")
+        if stage_dir and (Path(stage_dir) / "results.json").is_file():
+            stage = json.loads((Path(stage_dir) / "results.json").read_text())
+            row.update({"backbone": stage.get("backbone"), "run_dir": stage_dir,
+                        "train_seconds": stage.get("train_seconds")})
+        return row
+
+    def batch_targets(self, images: torch.Tensor, indices: torch.Tensor) -> torch.Tensor:
+        """The teacher's targets for a training batch whose targets are image indices (no label is read)."""
+        if not self.teacher_spec.get("online"):
+            return self.teacher_targets[indices.cpu()].to(images.device)
+        dm = self.trainer.datamodule
+        teacher = self.built_teacher().to(images.device)
+        outputs = teacher.run(resize_for(teacher.view, images, dm.mean, dm.std))
+        if self._online_order == "unset":  # which output is which: once
+            names = self.teacher_names()
+            self._online_order = None if names is None else output_order(teacher, names, "the data")
+        return self.targets_from(outputs if self._online_order is None else outputs[:, self._online_order])

@@ -1,0 +1,60 @@
+"""Evaluate a trained model (checkpoint or exported file) on its run's test split, or on other data given by
+`data.*` overrides, with its task's own metrics; writes results.json with train.py's keys."""
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any, Sequence
+
+import pytorch_lightning as pl
+import torch
+from hydra.utils import instantiate
+from omegaconf import OmegaConf
+
+from backbone.complexity import measure_latency_ms
+
+from ..core.checkpoint import build_task_model
+from ..core.io import write_json_atomic
+from ..core.measure import profile
+from .load import LoadedModel, exported_hyper_parameters, load_model
+from .run import print_summary, run_record, test_metrics
+
+
+def evaluate(ckpt: str | Path, overrides: Sequence[str] = (), output_dir: str | Path | None = None,
+             latency_repeats: int = 20, runtime: str = "onnxruntime") -> dict[str, Any]:
+    """Test a trained model (a run folder, a .ckpt or an exported file run with `runtime`) on its run's test
+    split, or on data given by `data.*` overrides; writes results.json (train.py's keys) into `output_dir`
+    (default: <run dir>/eval/<date_time>)."""
+    return evaluate_loaded(load_model(ckpt, runtime), overrides, output_dir, latency_repeats)
+
+
+def evaluate_loaded(loaded: LoadedModel, overrides: Sequence[str] = (), output_dir: str | Path | None = None,
+                    latency_repeats: int = 20) -> dict[str, Any]:
+    """evaluate() for a model already loaded (or transformed, e.g. with BatchNorm folded)."""
+    config = OmegaConf.merge(OmegaConf.create(loaded.config), OmegaConf.from_dotlist(list(overrides)))
+    out = Path(output_dir) if output_dir else loaded.path.parent.parent / "eval" / time.strftime("%Y-%m-%d_%H-%M-%S")
+    out.mkdir(parents=True, exist_ok=True)
+    config.paths.output_dir = str(out)
+    pl.seed_everything(config.seed, workers=True)
+    datamodule = instantiate(config.data, _convert_="all")
+    in_torch = loaded.format == "checkpoint"  # an exported model runs on the CPU, in float32
+    trainer = pl.Trainer(accelerator=config.trainer.accelerator if in_torch else "cpu", devices=1,
+                         precision=config.trainer.precision if in_torch else "32-true", logger=False,
+                         default_root_dir=str(out), enable_checkpointing=False)
+    trainer.test(loaded.model, datamodule=datamodule)
+    results: dict[str, Any] = {**run_record(config), "evaluated": str(loaded.path), "format": loaded.format,
+                               "runtime": loaded.runtime, "metrics": test_metrics(trainer)}
+    if in_torch:
+        results.update(profile(loaded.model, config.image_size, latency_repeats))
+    else:  # the same network: params and mult-adds of the module it was exported from, latency of the runtime
+        network = build_task_model(loaded.config, exported_hyper_parameters(loaded), str(loaded.path))
+        counts = profile(network, config.image_size, 1)
+        example = torch.zeros(1, 3, config.image_size, config.image_size)
+        results.update({"params": counts["params"], "mult_adds": counts["mult_adds"],
+                        "latency_ms": measure_latency_ms(loaded.model.forward, example, repeats=latency_repeats),
+                        "cpu_threads": torch.get_num_threads()})
+    results.update(loaded.model.report(results, latency_repeats))
+    results["run_dir"] = str(out)
+    write_json_atomic(out / "results.json", results)
+    print_summary(results)
+    return results
