@@ -202,15 +202,16 @@ def test_pip_install_and_the_three_line_api(dogs_run, tmp_path):
 
     from PIL import Image
     venv = tmp_path / "venv"
-    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
     python = venv / "bin" / "python"
     purelib = subprocess.run([str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
                              capture_output=True, text=True, check=True).stdout.strip()
-    # the heavy dependencies (torch, ...) come from this environment: a plain path entry, whose own .pth files (this
-    # checkout's editable install among them) are not run
+    # the dependencies (torch, ..., and the build backend) come from this environment: a plain path entry, whose own
+    # .pth files (this checkout's editable install among them) are not run; this pip installs into the new venv
     (Path(purelib) / "dependencies.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
-    install = subprocess.run([str(python), "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation",
-                              "--no-index", "-e", str(REPO)], capture_output=True, text=True)
+    assert subprocess.run([str(python), "-c", "import tasks"], cwd=tmp_path, capture_output=True).returncode != 0
+    install = subprocess.run([sys.executable, "-m", "pip", "--python", str(python), "install", "-q", "--no-deps",
+                              "--no-build-isolation", "--no-index", "-e", str(REPO)], capture_output=True, text=True)
     assert install.returncode == 0, install.stderr[-2000:]
     image = tmp_path / "photo.png"
     Image.new("RGB", (48, 40), (180, 120, 60)).save(image)
