@@ -17,7 +17,7 @@ from ..core.checkpoint import build_task_model
 from ..core.io import write_json_atomic
 from ..core.measure import profile
 from .load import LoadedModel, exported_hyper_parameters, load_model
-from .run import print_summary, run_record, test_metrics
+from .run import logged_test_metrics, print_summary, run_record
 
 
 def evaluate(ckpt: str | Path, overrides: Sequence[str] = (), output_dir: str | Path | None = None,
@@ -43,7 +43,7 @@ def evaluate_loaded(loaded: LoadedModel, overrides: Sequence[str] = (), output_d
                          default_root_dir=str(out), enable_checkpointing=False)
     trainer.test(loaded.model, datamodule=datamodule)
     results: dict[str, Any] = {**run_record(config), "evaluated": str(loaded.path), "format": loaded.format,
-                               "runtime": loaded.runtime, "metrics": test_metrics(trainer)}
+                               "runtime": loaded.runtime, "metrics": logged_test_metrics(trainer)}
     if in_torch:
         results.update(profile(loaded.model, config.image_size, latency_repeats))
     else:  # the same network: params and mult-adds of the module it was exported from, latency of the runtime

@@ -108,7 +108,7 @@ def train_and_test(cfg: DictConfig) -> dict[str, Any]:
     if cfg.test:
         best = trainer.checkpoint_callback.best_model_path if trainer.checkpoint_callback else ""
         trainer.test(model, datamodule=datamodule, ckpt_path=best or None)
-        results["metrics"] = test_metrics(trainer)
+        results["metrics"] = logged_test_metrics(trainer)
         results["tested_checkpoint"] = best or "final weights"
     if not trainer.is_global_zero:
         return results
@@ -137,7 +137,7 @@ def run_record(cfg: DictConfig | dict[str, Any]) -> dict[str, Any]:
             "headline": OmegaConf.to_container(cfg.headline, resolve=True)}
 
 
-def test_metrics(trainer: pl.Trainer) -> dict[str, float]:
+def logged_test_metrics(trainer: pl.Trainer) -> dict[str, float]:
     """The `test/*` metrics a trainer logged, without the prefix."""
     return {k.removeprefix("test/"): float(v) for k, v in trainer.callback_metrics.items() if k.startswith("test/")}
 
