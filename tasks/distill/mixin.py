@@ -100,7 +100,7 @@ class DistillingTask:
         raise NotImplementedError
 
     def __getstate__(self) -> dict[str, Any]:
-        """Copies and pickles leave the teacher behind (ONNX sessions and OpenCV nets are rebuilt on use)."""
+        """Copies and pickles leave the teacher behind (ONNX sessions are rebuilt on use)."""
         return {**super().__getstate__(), "teacher": None}
 
     def built_teacher(self) -> Teacher:
