@@ -8,9 +8,9 @@ of their embeddings is below a threshold (tasks.embedding.verification).
 - `distill=true` never reads a label: the student minimises the squared L2 distance between its normalised
   embedding and the teacher's (the paper), the teacher being any kind of tasks.distill (a stage-1 run, a suite
   checkpoint, timm, ONNX, precomputed embeddings, or FaceNet itself, its TensorFlow graph read into PyTorch). When
-  the teacher's embedding size (`teacher_embedding_size`) differs from the student's `embedding_size`, a linear projection maps the
-  student's embedding into the teacher's space, and the projected, normalised vector is the student's output (so
-  its embeddings can be compared with the teacher's).
+  the teacher's embedding size (`teacher_embedding_size`) differs from the student's `embedding_size`, a linear
+  projection maps the student's embedding into the teacher's space, and the projected, normalised vector is the
+  student's output (so its embeddings can be compared with the teacher's).
 
 Metrics (validation: all pairs of the held-out training identities; test: the pairs file's LFW protocol and all
 pairs of its people): 10-fold accuracy, VAL at FAR 1e-3 and 1e-4, ROC AUC.
