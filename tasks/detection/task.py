@@ -15,6 +15,7 @@ from __future__ import annotations
 import inspect
 import json
 import logging
+from functools import partial
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
@@ -128,12 +129,12 @@ class DetectionTask(TaskModule):
         """SSD: backbone, extra layers and heads. Faster R-CNN: backbone (+ FPN) and RPN head on images of any
         size, then the box head on RoIAlign's crops (a file of its own). Anchors, decoding and NMS stay in torch."""
         detector = self.detector.eval()
-        batch = lambda images: transformed_batch(detector, images)  # noqa: E731
+        batch = partial(transformed_batch, detector)
         if self.hparams.architecture == "ssd":
             return [ExportedNetwork("", SSDNetwork(detector).eval(), batch,
                                     output_names=("bbox_regression", "cls_logits"))]
         return [ExportedNetwork("", RCNNFeatures(detector).eval(), batch, output_names=(), dynamic_axes=(0, 2, 3)),
-                ExportedNetwork("box_head", RCNNBoxHead(detector).eval(), lambda images: box_head_crops(detector, images),
+                ExportedNetwork("box_head", RCNNBoxHead(detector).eval(), partial(box_head_crops, detector),
                                 input_name="crops", output_names=("class_logits", "box_regression"))]
 
     def use_exported(self, sessions) -> None:
