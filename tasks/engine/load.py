@@ -18,9 +18,10 @@ import torch
 
 from ..core.checkpoint import CheckpointError, build_task_model, load_task_model, run_checkpoint
 from ..core.runtime import onnx_metadata, open_session
+from .formats import FORMATS
 
 METADATA_KEYS = ("suite_config", "hyper_parameters")
-EXPORTED_SUFFIXES = (".onnx",)
+EXPORTED_SUFFIXES = tuple(sorted({writer.SUFFIX for writer in FORMATS.values()}))
 
 
 @dataclass
