@@ -56,9 +56,9 @@ def private_cache(tmp_path_factory) -> Path:
         os.environ["MOBILENET_SUITE_CACHE"] = old
 
 
-def run_default(task: str, run_dir: Path) -> tuple[dict, float]:
-    """`python train.py task=<task>` with its defaults, as a user runs it (the user's thread settings, not the one
-    thread per process the tests pin): (its results.json, wall seconds)."""
+def run_default(task: str, run_dir: Path, *overrides: str) -> tuple[dict, float]:
+    """`python train.py task=<task> [overrides]` with its defaults, as a user runs it (the user's thread settings,
+    not the one thread per process the tests pin): (its results.json, wall seconds)."""
     import json
     import subprocess
     import sys
@@ -67,8 +67,8 @@ def run_default(task: str, run_dir: Path) -> tuple[dict, float]:
     if USER_OMP_NUM_THREADS is not None:
         env["OMP_NUM_THREADS"] = USER_OMP_NUM_THREADS
     start = time.perf_counter()
-    subprocess.run([sys.executable, "train.py", f"task={task}", f"hydra.run.dir={run_dir}"], cwd=REPO, check=True,
-                   env=env)
+    subprocess.run([sys.executable, "train.py", f"task={task}", *overrides, f"hydra.run.dir={run_dir}"], cwd=REPO,
+                   check=True, env=env)
     return json.loads((run_dir / "results.json").read_text()), time.perf_counter() - start
 
 
