@@ -342,11 +342,12 @@ def test_teacher_whose_embedding_size_disagrees_with_the_config(tmp_path):
 
 @pytest.mark.slow
 def test_default_run_meets_its_targets(tmp_path):
-    """`python train.py task=face_embedding` with the defaults, from the tests' fresh cache: both stages within
+    """`python train.py task=face_embedding seed=3` with the defaults, from the tests' fresh cache: both stages within
     10 minutes; the teacher's 10-fold accuracy far above chance; the student at <= 25% of its mult-adds within 3
-    points of it. Runs with the user's thread settings."""
+    points of it. Seed 3 is none of the seeds the docs report (0-2): the margin must hold beyond them. Runs with the
+    user's thread settings."""
     from conftest import run_default
-    results, seconds = run_default("face_embedding", tmp_path)
+    results, seconds = run_default("face_embedding", tmp_path, "seed=3")
     teacher, student = results["teacher"], results["metrics"]
     assert seconds <= 600, seconds
     assert teacher["metrics"]["accuracy"] >= 0.75, teacher["metrics"]

@@ -11,7 +11,7 @@ import torch
 from hydra.utils import instantiate
 from omegaconf import OmegaConf
 
-from backbone.complexity import measure_latency_ms
+from backbone.complexity import count_mult_adds, count_params, measure_latency_ms
 
 from ..core.checkpoint import build_task_model
 from ..core.io import write_json_atomic
@@ -47,10 +47,9 @@ def evaluate_loaded(loaded: LoadedModel, overrides: Sequence[str] = (), output_d
     if in_torch:
         results.update(profile(loaded.model, config.image_size, latency_repeats))
     else:  # the same network: params and mult-adds of the module it was exported from, latency of the runtime
-        network = build_task_model(loaded.config, exported_hyper_parameters(loaded), str(loaded.path))
-        counts = profile(network, config.image_size, 1)
+        network = build_task_model(loaded.config, exported_hyper_parameters(loaded), str(loaded.path)).eval()
         example = torch.zeros(1, 3, config.image_size, config.image_size)
-        results.update({"params": counts["params"], "mult_adds": counts["mult_adds"],
+        results.update({"params": count_params(network), "mult_adds": count_mult_adds(network, example),
                         "latency_ms": measure_latency_ms(loaded.model.forward, example, repeats=latency_repeats),
                         "cpu_threads": torch.get_num_threads()})
     results.update(loaded.model.report(results, latency_repeats))

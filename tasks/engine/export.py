@@ -76,13 +76,14 @@ def export_model(ckpt: str | Path, output: str | Path | None = None, format: str
     files = {net.name: network_file(output, net.name) for net in networks}
     test_images = sample_images(loaded, "test", check_images)
     report: dict[str, Any] = {format: str(output), f"{format}_max_abs_diff": 0.0}
+    checks = {}  # network name -> (its inputs from the test images, PyTorch's outputs on them)
     for net in networks:
         examples = net.inputs(test_images)
         writer.write(net, examples, files[net.name])
         with torch.inference_mode():
-            reference = net.module(examples)
-        diff = max_abs_diff(files[net.name], writer.RUNTIME, examples, reference)
-        bound = tolerance * max(float(r.abs().max().clamp(min=1)) for r in _outputs(reference))
+            checks[net.name] = examples, net.module(examples)
+        diff = max_abs_diff(files[net.name], writer.RUNTIME, *checks[net.name])
+        bound = tolerance * max(float(r.abs().max().clamp(min=1)) for r in _outputs(checks[net.name][1]))
         if diff > bound:
             raise RuntimeError(f"{files[net.name]}: {writer.RUNTIME}'s outputs differ from PyTorch's by up to "
                                f"{diff:.3g} on {len(test_images)} test images (bound {bound:.3g})")
@@ -92,13 +93,14 @@ def export_model(ckpt: str | Path, output: str | Path | None = None, format: str
     print(f"{format} fp32: {output} ({sizes:.2f} MB); max |{writer.RUNTIME} - PyTorch| on {len(test_images)} test "
           f"images: {report[f'{format}_max_abs_diff']:.2e}")
     if int8:
-        report.update(_quantize(loaded, format, networks, files, output, test_images, calibration_images, keep_float))
+        report.update(_quantize(loaded, format, networks, files, output, checks, calibration_images, keep_float))
     return report
 
 
 def _quantize(loaded: LoadedModel, format: str, networks, files: dict[str, Path], output: Path,
-              test_images: list[torch.Tensor], calibration_images: int, keep_float: Sequence[str]) -> dict[str, Any]:
-    """The int8 copy of every network, calibrated on the training images' real inputs, and its deviation."""
+              checks: dict[str, tuple], calibration_images: int, keep_float: Sequence[str]) -> dict[str, Any]:
+    """The int8 copy of every network, calibrated on the training images' real inputs, and its deviation from
+    PyTorch on the test images' (`checks`)."""
     writer = FORMATS[format]
     quantized = output.with_name(f"{output.stem}.int8{output.suffix}")
     targets = {net.name: network_file(quantized, net.name) for net in networks}
@@ -106,12 +108,7 @@ def _quantize(loaded: LoadedModel, format: str, networks, files: dict[str, Path]
     kept = writer.quantize([(files[n.name], targets[n.name], n.input_name, n.inputs(calibration)) for n in networks],
                            keep_float)
     writer.write_metadata(quantized, metadata(loaded, targets))
-    diff = 0.0
-    for net in networks:
-        examples = net.inputs(test_images)
-        with torch.inference_mode():
-            reference = net.module(examples)
-        diff = max(diff, max_abs_diff(targets[net.name], writer.RUNTIME, examples, reference))
+    diff = max(max_abs_diff(targets[net.name], writer.RUNTIME, *checks[net.name]) for net in networks)
     sizes = sum(f.stat().st_size for f in targets.values()) / 1e6
     print(f"int8: {quantized} ({sizes:.2f} MB; kept in float: {kept or 'none'}); max |int8 - PyTorch| on the test "
           f"images: {diff:.3g}")
