@@ -30,7 +30,7 @@ for task in ${@:-dogs ssd faster_rcnn face_attributes face_embedding geolocation
     face_embedding) # one 14-epoch teacher (the teacher task's own default) shared by the students of the sweep
                     sweep face_embedding "$OUT/face_embedding" backbone=$BACKBONES trainer.max_epochs=6 \
                       'teacher.dir=${hydra:sweep.dir}/teacher' \
-                      'teacher.overrides=[task=face_embedding_teacher,trainer.max_epochs=14]' ;;
+                      'teacher.overrides=["task=face_embedding_teacher","trainer.max_epochs=14"]' ;;
     geolocation)    sweep geolocation "$OUT/geolocation" backbone=$BACKBONES trainer.max_epochs=12 ;;
     *) echo "unknown task: $task" >&2; exit 2 ;;
   esac
