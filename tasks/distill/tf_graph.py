@@ -71,7 +71,7 @@ class FrozenGraph(nn.Module):
             raise GraphError(f"{path}: no node named {output if output not in nodes else input}")
         self.input, self.output = input, output
         self.steps: list[tuple[str, str, list[str], dict]] = []  # (name, op, inputs, attributes) in run order
-        self.values: dict[str, np.ndarray] = {}
+        constants: dict[str, np.ndarray] = {}
         order, seen = [], set()
 
         def visit(name: str) -> None:  # depth-first: every node after its inputs
@@ -95,7 +95,7 @@ class FrozenGraph(nn.Module):
             node = nodes[name]
             inputs = [i.split(":")[0] for i in node.input if not i.startswith("^")]
             if node.op == "Const":
-                self.values[name] = _constant(node.attr["value"].tensor)
+                constants[name] = _constant(node.attr["value"].tensor)
             elif node.op == "Placeholder":
                 if name != input:
                     raise GraphError(f"{path}: a second placeholder '{name}' (this reader feeds only '{input}')")
@@ -105,13 +105,12 @@ class FrozenGraph(nn.Module):
                 raise GraphError(f"{path}: node '{name}' uses op {node.op}, which this reader does not run")
         for name, op, inputs, _ in self.steps:  # kernels in PyTorch's layout, once
             if op == "Conv2D":
-                self.values[inputs[1]] = self.values[inputs[1]].transpose(3, 2, 0, 1)  # HWIO -> OIHW
+                constants[inputs[1]] = constants[inputs[1]].transpose(3, 2, 0, 1)  # HWIO -> OIHW
         self.constants = nn.ParameterDict()  # buffers in effect (no gradient), moved with the module
-        self.keys = {name: f"c{i}" for i, name in enumerate(self.values)}
-        for name, value in self.values.items():
+        self.keys = {name: f"c{i}" for i, name in enumerate(constants)}
+        for name, value in constants.items():
             self.constants[self.keys[name]] = nn.Parameter(torch.from_numpy(np.ascontiguousarray(value)),
                                                            requires_grad=False)
-        self.values = {}
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         values = {name: self.constants[key] for name, key in self.keys.items()}

@@ -16,7 +16,7 @@ from backbone.complexity import count_mult_adds, count_params, measure_latency_m
 from ..core.checkpoint import build_task_model
 from ..core.io import write_json_atomic
 from ..core.measure import profile
-from .load import LoadedModel, exported_hyper_parameters, load_model
+from .load import LoadedModel, load_model
 from .run import logged_test_metrics, print_summary, run_record
 
 
@@ -47,7 +47,7 @@ def evaluate_loaded(loaded: LoadedModel, overrides: Sequence[str] = (), output_d
     if in_torch:
         results.update(profile(loaded.model, config.image_size, latency_repeats))
     else:  # the same network: params and mult-adds of the module it was exported from, latency of the runtime
-        network = build_task_model(loaded.config, exported_hyper_parameters(loaded), str(loaded.path)).eval()
+        network = build_task_model(loaded.config, dict(loaded.model.hparams), str(loaded.path)).eval()
         example = torch.zeros(1, 3, config.image_size, config.image_size)
         results.update({"params": count_params(network), "mult_adds": count_mult_adds(network, example),
                         "latency_ms": measure_latency_ms(loaded.model.forward, example, repeats=latency_repeats),

@@ -72,8 +72,3 @@ def load_model(path: str | Path, runtime: str = "onnxruntime") -> LoadedModel:
     model = build_task_model(config, hyper_parameters, str(path)).eval()
     model.use_exported({name: open_session(file, runtime) for name, file in exported_files(path, meta).items()})
     return LoadedModel(model, config, path, "onnx", runtime)
-
-
-def exported_hyper_parameters(loaded: LoadedModel) -> dict[str, Any]:
-    """The task's hyper-parameters an exported model was built with (to rebuild its PyTorch twin)."""
-    return json.loads(onnx_metadata(loaded.path)["hyper_parameters"])

@@ -129,10 +129,9 @@ def train_and_test(cfg: DictConfig) -> dict[str, Any]:
     return results
 
 
-def run_record(cfg: DictConfig | dict[str, Any]) -> dict[str, Any]:
+def run_record(cfg: DictConfig) -> dict[str, Any]:
     """The keys results.json starts with, for a training run and an evaluation alike: task, backbone (named by
     its class from the config), input size, status and the headline metric."""
-    cfg = OmegaConf.create(cfg) if isinstance(cfg, dict) else cfg
     return {"task": cfg.task_name, "backbone": backbone_name(cfg), "image_size": cfg.image_size, "status": "ok",
             "headline": OmegaConf.to_container(cfg.headline, resolve=True)}
 
