@@ -1,18 +1,38 @@
-"""Evaluate a trained model on its task's test split: `python eval.py ckpt=<run dir | .ckpt | .onnx> [data.*=...]`.
-
-Writes results.json (train.py's keys) into output_dir (default: <run dir>/eval/<date_time>). `data.*` and
-`trainer.*` keys override the run's config, e.g. data.root=/my/coco_export to test on other data.
-"""
+"""Evaluate a trained model on its task's test split: `python eval.py ckpt=<run dir | .ckpt | .onnx> [data.*=...]`."""
 import sys
 
 from tasks.engine.cli import parse_args
+from tasks.engine.errors import guard
 from tasks.engine.evaluate import evaluate
 
 USAGE = ("python eval.py ckpt=<run dir | .ckpt | .onnx> [output_dir=<dir>] [latency_repeats=20] "
          "[runtime=onnxruntime|openvino] [data.<key>=<value> ...]")
+HELP = f"""Evaluate a trained model with its task's own metrics, on its run's test split or on other data.
+
+usage: {USAGE}
+
+keys:
+  ckpt             a run folder (its tested checkpoint), a .ckpt, or a file written by export.py (required)
+  output_dir       where results.json goes (default: <run dir>/eval/<date_time>)
+  latency_repeats  batch-1 forward passes timed for the latency figure (default 20)
+  runtime          what runs an exported file: onnxruntime (default) or openvino (pip install -e '.[openvino]')
+  data.*, trainer.*, seed
+                   override the run's own config, e.g. data.root=/my/coco_export to test on other data with the
+                   same classes
+
+results.json has train.py's keys (kind: evaluation), and says which split the metrics come from.
+
+examples:
+  python eval.py ckpt=outputs/dogs/2026-12-01_10-00-00
+  python eval.py ckpt=outputs/ssd/2026-12-01_10-00-00/export/model.int8.onnx runtime=openvino
+  python eval.py ckpt=outputs/dogs/2026-12-01_10-00-00 data.root=/data/my_dogs data.batch_size=64"""
+
+
+def main(argv: list[str]) -> None:
+    options, overrides = parse_args(argv, {"ckpt": "???", "output_dir": None, "latency_repeats": 20,
+                                           "runtime": "onnxruntime"}, USAGE, ("data", "trainer", "seed"), HELP)
+    evaluate(options["ckpt"], overrides, options["output_dir"], options["latency_repeats"], options["runtime"])
+
 
 if __name__ == "__main__":
-    options, overrides = parse_args(sys.argv[1:], {"ckpt": "???", "output_dir": None, "latency_repeats": 20,
-                                                      "runtime": "onnxruntime"}, USAGE,
-                                    passthrough=("data", "trainer", "seed"))
-    evaluate(options["ckpt"], overrides, options["output_dir"], options["latency_repeats"], options["runtime"])
+    guard("eval", lambda: main(sys.argv[1:]))

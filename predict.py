@@ -1,17 +1,38 @@
-"""Predict on new images: `python predict.py ckpt=<run dir | .ckpt | .onnx> source=<image | folder | glob>`.
-
-Writes predictions.jsonl (one record per readable image; unreadable files are reported and skipped) and, for
-detectors, annotated images into output_dir (default: predictions/<date_time>); prints ms per image.
-"""
+"""Predict on new images: `python predict.py ckpt=<run dir | .ckpt | .onnx> source=<image | folder | glob>`."""
 import sys
 
 from tasks.engine.cli import parse_args
+from tasks.engine.errors import guard
 from tasks.engine.predict import predict
 
 USAGE = ("python predict.py ckpt=<run dir | .ckpt | .onnx> source=<image | folder | glob> [output_dir=<dir>] "
          "[top_k=5] [threshold=0.5] [batch_size=16] [runtime=onnxruntime|openvino]")
+HELP = f"""Predict on new images with a trained model: one JSON record per image in predictions.jsonl, and for
+detectors the images with their boxes drawn (annotated/). Unreadable files are reported and skipped.
+
+usage: {USAGE}
+
+keys:
+  ckpt        a run folder (its tested checkpoint), a .ckpt, or a file written by export.py (required)
+  source      an image, a folder (searched recursively) or a glob pattern in quotes (required)
+  output_dir  where predictions go (default: predictions/<date_time>)
+  top_k       classes (or attributes, cells) listed per image (default 5)
+  threshold   detectors: the lowest score kept; attributes: the probability called present (default 0.5)
+  batch_size  images per forward pass (default 16)
+  runtime     what runs an exported file: onnxruntime (default) or openvino
+
+examples:
+  python predict.py ckpt=outputs/dogs/2026-12-01_10-00-00 source=photo.jpg
+  python predict.py ckpt=outputs/ssd/2026-12-01_10-00-00 source=/data/street_photos threshold=0.3
+  python predict.py ckpt=outputs/dogs/2026-12-01_10-00-00/export/model.onnx source='shots/**/*.jpg'"""
+
+
+def main(argv: list[str]) -> None:
+    options, _ = parse_args(argv, {"ckpt": "???", "source": "???", "output_dir": None, "top_k": 5,
+                                   "threshold": 0.5, "batch_size": 16, "runtime": "onnxruntime"}, USAGE,
+                            help_text=HELP)
+    predict(**options)
+
 
 if __name__ == "__main__":
-    options, _ = parse_args(sys.argv[1:], {"ckpt": "???", "source": "???", "output_dir": None, "top_k": 5,
-                                           "threshold": 0.5, "batch_size": 16, "runtime": "onnxruntime"}, USAGE)
-    predict(**options)
+    guard("predict", lambda: main(sys.argv[1:]))

@@ -118,16 +118,28 @@ def load_state_dict_into(module: nn.Module, state: dict[str, torch.Tensor], sour
     mismatched = [k for k, v in state.items() if k in own and own[k].shape != v.shape]
     if mismatched:
         k = mismatched[0]
+        width = getattr(module, "width_mult", None)  # backbones with the paper's alpha: channels scale with it
+        hint = "the weights are for another architecture or width"
+        if width and own[k].ndim and state[k].ndim and own[k].shape[0]:
+            theirs = round(width * state[k].shape[0] / own[k].shape[0], 3)
+            hint = (f"this backbone has width_mult {width:g} but the weights look like width_mult {theirs:g}: pick "
+                    f"the backbone they were trained with, e.g. backbone.width_mult={theirs:g} (a task's default "
+                    f"backbone may be narrower than the weights)")
         raise PretrainedWeightsError(
             f"backbone.pretrained: {source}: shape of '{k}' is {tuple(state[k].shape)}, the backbone expects "
-            f"{tuple(own[k].shape)} ({len(mismatched)} mismatched tensors): the weights are for another "
-            f"architecture or width")
+            f"{tuple(own[k].shape)} ({len(mismatched)} mismatched tensors): {hint}")
     result = module.load_state_dict(state, strict=False)
     missing = [k for k in result.missing_keys if not k.endswith("num_batches_tracked")]
     if missing:
         raise PretrainedWeightsError(
             f"backbone.pretrained: {source} lacks {len(missing)} of the backbone's tensors, e.g. {missing[:3]}: "
             f"the weights are for another architecture")
+    counted = [k for k in own if not k.endswith("num_batches_tracked")]  # BatchNorm step counters: not weights
+    loaded = sum(k in state for k in counted)
+    kept = (f"; {len(result.missing_keys)} left at init (BatchNorm step counters, e.g. {result.missing_keys[0]})"
+            if result.missing_keys else "")
+    log.info("backbone.pretrained: loaded %d of the backbone's %d tensors from %s%s", loaded, len(counted), source,
+             kept)
     if result.unexpected_keys:
         log.info("backbone.pretrained: ignored %d tensors of %s not used by the backbone (e.g. %s)",
                  len(result.unexpected_keys), source, result.unexpected_keys[:2])

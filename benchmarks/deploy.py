@@ -37,6 +37,8 @@ from tasks.engine.evaluate import evaluate_loaded
 from tasks.engine.export import export_model, sample_images
 from tasks.engine.load import LoadedModel, exported_files, load_model
 from tasks.engine.run import data_kwargs
+from tasks.engine.cli import ArgumentParser
+from tasks.engine.errors import guard
 
 
 def speed_only_checkpoint(overrides: list[str], folder: Path) -> Path:
@@ -74,7 +76,7 @@ def time_call(run, images: torch.Tensor) -> float:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--ckpt", help="a trained run folder or .ckpt (any task)")
     parser.add_argument("--speed-only", nargs="*", metavar="OVERRIDE",
                         help="time an untrained dogs model with these config overrides instead of --ckpt")
@@ -158,4 +160,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    guard("deploy", main)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from backbone.complexity import count_params
 from tasks.engine.paper_tables import ROWS, build, measure
+from tasks.engine.errors import guard
 
 DETECTORS = [row for row in ROWS if row.kind == "detector"]
 
@@ -36,4 +37,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    guard("detection_complexity", main)

@@ -20,6 +20,8 @@ from torchvision.ops import box_iou
 from backbone import MobileNetV1
 from data.coco import load_coco
 from tasks.detection.models import build_ssd
+from tasks.engine.cli import ArgumentParser
+from tasks.engine.errors import guard
 
 LAYOUTS = {  # name: build_ssd keyword arguments
     "paper (layer11+13, 4 extras, scales .2-.95)": dict(taps=None, extra_depths=(512, 256, 256, 128),
@@ -65,7 +67,7 @@ def coverage(coco: COCO, size: int, anchors: torch.Tensor, max_images: int) -> d
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--root", help="COCO-format dataset root (default: the embedded generated dataset)")
     parser.add_argument("--annotations", default="annotations/instances_train2017.json")
     parser.add_argument("--sizes", type=int, nargs="+", default=[128, 160, 300])
@@ -89,4 +91,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    guard("ssd_anchor_coverage", main)

@@ -16,7 +16,6 @@ per-round ratios (paired, so slow phases of the machine cancel).
 """
 from __future__ import annotations
 
-import argparse
 import copy
 import datetime
 import os
@@ -28,6 +27,8 @@ import torch
 
 from backbone import MobileNetV1
 from backbone.complexity import cpu_model
+from tasks.engine.cli import ArgumentParser
+from tasks.engine.errors import guard
 
 
 def build_models(channels_last: bool, default_taps: bool) -> tuple[torch.nn.Module, ...]:
@@ -58,7 +59,7 @@ def time_batches(fn, images: torch.Tensor, iters: int) -> float:
 
 
 def main(argv: list[str] | None = None) -> dict[str, float]:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--image-size", type=int, default=224)
     parser.add_argument("--rounds", type=int, default=10, help="timed rounds per model (medians are reported)")
@@ -126,4 +127,4 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
 
 
 if __name__ == "__main__":
-    main()
+    guard("throughput", main)

@@ -19,7 +19,6 @@ means the data pipeline costs the training loop nothing. The three measurements 
 """
 from __future__ import annotations
 
-import argparse
 import copy
 import statistics
 import tempfile
@@ -31,6 +30,8 @@ from hydra.utils import instantiate
 from torch.utils.data import DataLoader
 
 from tasks.engine.config import compose
+from tasks.engine.cli import ArgumentParser
+from tasks.engine.errors import guard
 
 PIPELINES = {"cached": [], "streaming": ["data.decode_cache_gb=0"]}
 
@@ -111,7 +112,7 @@ def measure(task: str, pipeline: str, args, out_dir: str) -> dict:
 
 
 def main(argv: list[str] | None = None) -> list[dict]:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser = ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--tasks", nargs="+", default=["dogs", "ssd"])
     parser.add_argument("--pipelines", nargs="+", default=["cached", "streaming"], choices=list(PIPELINES))
     parser.add_argument("--steps", type=int, default=30, help="timed training steps per measurement")
@@ -135,4 +136,4 @@ def main(argv: list[str] | None = None) -> list[dict]:
 
 
 if __name__ == "__main__":
-    main()
+    guard("train_throughput", main)

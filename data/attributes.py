@@ -182,8 +182,10 @@ class AttributesDataModule(ClassificationDataModule):
     Args:
         root: a folder in the CelebA layout (module docstring).
         csv, image_root: a custom training CSV and the folder its image paths are relative to (default: the CSV's).
-        val_csv, test_csv: validation / test CSVs (same columns); without val_csv, `val_fraction` of the training
-            rows is held out (seeded) for validation; without test_csv, the validation split is also the test split.
+        val_csv, test_csv: validation / test CSVs (same columns). With neither, `test_fraction` and then
+            `val_fraction` of the training rows are held out (seeded, disjoint) for testing and validation; with
+            only test_csv, `val_fraction` validates; with only val_csv, the validation split is also the test split
+            (`metrics_split` says so), as with test_fraction=0.
         unlabelled: folders of extra images without labels (recursive) for distillation; null: `<root>/unlabelled`
             if it exists; []: none.
         distill: serve the training split as (image, index into images("train")) over the labelled training
@@ -195,8 +197,8 @@ class AttributesDataModule(ClassificationDataModule):
     def __init__(self, root: str | None = None, csv: str | None = None, image_root: str | None = None,
                  val_csv: str | None = None, test_csv: str | None = None,
                  unlabelled: str | Sequence[str] | None = None, distill: bool = False,
-                 generator: dict | None = None, **kwargs: Any):
-        super().__init__(**kwargs)
+                 generator: dict | None = None, test_fraction: float = 0.1, **kwargs: Any):
+        super().__init__(test_fraction=test_fraction, **kwargs)
         if root is not None and csv is not None:
             raise ValueError("set data.root (CelebA layout) or data.csv (custom CSV), not both")
         if generator and (root is not None or csv is not None):
@@ -217,6 +219,7 @@ class AttributesDataModule(ClassificationDataModule):
             unlabelled = [unlabelled]
         self.unlabelled = [item for i, folder in enumerate(unlabelled)
                            for item in list_images(folder, f"data.unlabelled[{i}]")]
+        self._leave_out_unreadable()
         self._check_unique_ids()
 
     # -------------------------------------------------------------------------------------------------- reading
@@ -241,6 +244,10 @@ class AttributesDataModule(ClassificationDataModule):
             raise DatasetError(f"{partition_file}: no training images (partition 0)")
         if not len(splits["val"].ids) and not len(splits["test"].ids):
             raise DatasetError(f"{partition_file}: no validation (1) or test (2) images")
+        if not splits["test"].ids:
+            self.no_test_reason = f"{partition_file.name} has no test (2) images"
+        if not splits["val"].ids:
+            self.no_test_reason = f"{partition_file.name} has no validation (1) images: the test split validates"
         splits["val"] = splits["val"] if splits["val"].ids else splits["test"]
         splits["test"] = splits["test"] if splits["test"].ids else splits["val"]
         return names, splits
@@ -259,15 +266,35 @@ class AttributesDataModule(ClassificationDataModule):
                 raise DatasetError(f"{file}:1: attributes {file_names} differ from {train_csv}'s {names}")
             names = file_names
             splits[split] = Labelled(images, _resolve(root, images, file), labels)
-        if "val" not in splits:
-            if not 0 < self.val_fraction < 1:
-                raise ValueError("data.val_fraction must be in (0, 1) without data.val_csv")
+        held_out = [("val", self.val_fraction)]
+        if "val" not in splits and "test" not in splits and self.test_fraction > 0:
+            held_out.insert(0, ("test", self.test_fraction))  # one CSV: a disjoint test split first
+        for split, fraction in held_out:
+            if split in splits:
+                continue
+            if not 0 < fraction < 1:
+                raise ValueError(f"data.{split}_fraction must be in (0, 1) without data.{split}_csv")
             order = np.random.default_rng(self.seed).permutation(len(splits["train"].ids))
-            held = max(1, round(len(order) * self.val_fraction))
-            splits["val"] = splits["train"].subset(sorted(order[:held]))
+            held = max(1, round(len(order) * fraction))
+            splits[split] = splits["train"].subset(sorted(order[:held]))
             splits["train"] = splits["train"].subset(sorted(order[held:]))
+        if "test" not in splits:
+            self.no_test_reason = "no data.test_csv" + ("" if self.test_fraction > 0 else " and data.test_fraction=0")
         splits.setdefault("test", splits["val"])
         return names, splits
+
+    def _leave_out_unreadable(self) -> None:
+        """Unreadable labelled or unlabelled images: left out with their labels (bad_images=skip) or an error."""
+        paths = [p for split in self.splits.values() for p in split.paths] + [p for _, p in self.unlabelled]
+        bad = self.unreadable(paths, f"the attribute data ({self.root})")
+        if not bad:
+            return
+        self.splits = {split: labelled.subset([i for i, p in enumerate(labelled.paths) if str(p) not in bad])
+                       for split, labelled in self.splits.items()}
+        self.unlabelled = [(i, p) for i, p in self.unlabelled if str(p) not in bad]
+        if not self.splits["train"].ids:
+            raise DatasetError(f"none of the training images of {self.root} is readable (e.g. {sorted(bad)[0]}); "
+                               f"check the files")
 
     def _check_unique_ids(self) -> None:
         """Teacher outputs are looked up by id: two training images may not share one."""

@@ -9,6 +9,11 @@ Two pipelines serve the same samples (`decode_cache_gb` chooses, by the dataset'
   the exact pixels the streaming pipeline computes. Training batches leave the loader as uint8 and are augmented
   in `on_after_batch_transfer` (data.batch_augment), on the training device, in the main process.
 - streaming: decode and augment every epoch in `num_workers` DataLoader workers (data.transforms).
+
+Before either, unreadable files (empty, truncated, not an image) are left out with a warning (`bad_images=skip`,
+the default; `skipped_images` lists them) or refused (`bad_images=error`), sample and label together, so labels
+never shift (data.images). `metrics_split` says where the test metrics come from: "test" when the test split shares
+no image with the training and validation splits, else a phrase saying it is the validation split.
 """
 from __future__ import annotations
 
@@ -27,8 +32,9 @@ from torch.utils.data import DataLoader, Dataset
 from torchvision.transforms import v2
 
 from .batch_augment import ClassificationAugment, UInt8Batch, augment_generator
-from .decoded import (DecodedImages, decoded_images, estimate_bytes, load_rgb, plan_cache, sampled_sizes,
-                      whole_batch)
+from .decoded import DecodedImages, decoded_images, estimate_bytes, plan_cache, sampled_sizes, whole_batch
+from .errors import DatasetError
+from .images import check_bad_images, load_rgb, unreadable_images
 from .transforms import classification_transforms, eval_resize
 
 Box = tuple[int, int, int, int]  # left, top, right, bottom in pixels (PIL crop convention)
@@ -101,6 +107,18 @@ def shrink_short_side(image: torch.Tensor, side: int) -> torch.Tensor:
     return v2.functional.resize(image, [side], antialias=True) if min(image.shape[-2:]) > side else image
 
 
+def describe_metrics_split(train: Sequence[Path], val: Sequence[Path], test: Sequence[Path],
+                           no_test_reason: str) -> str:
+    """`metrics_split`: "test" when the test images are disjoint from the training and validation images, else
+    a short phrase saying what they are (`no_test_reason`: why the data has no test split of its own)."""
+    tested = set(map(str, test))
+    if tested and not tested & set(map(str, [*train, *val])):
+        return "test"
+    if tested == set(map(str, val)):
+        return f"val ({no_test_reason}; the checkpoint was also selected on it)"
+    return "test (it shares images with the training or validation split)"
+
+
 def stratified_split(labels: Sequence[int], fraction: float, seed: int) -> tuple[list[int], list[int]]:
     """Indices (keep, held_out): `fraction` of every class held out (at least one image of a class with >= 2)."""
     labels = np.asarray(labels)
@@ -124,6 +142,11 @@ class ClassificationDataModule(pl.LightningDataModule):
             main process and uses `num_workers` only to build its store.
         val_fraction: stratified part of the training samples held out for validation; 0 validates on the test
             samples (the best checkpoint is then chosen on the test split: only for quick experiments).
+        test_fraction: for data that is one labelled pool (no validation or test split of its own): the
+            stratified part of it held out (seeded, before validation's) as a disjoint test split; 0 tests on the
+            validation split (`metrics_split` says so).
+        bad_images: "skip" leaves unreadable image files out (`skipped_images`, a warning naming them); "error"
+            stops with a DatasetError naming the first.
         min_crop_scale, eval_crop_fraction, color_jitter, mean, std: see data.transforms.
         seed: the validation split's seed, and with the DDP rank the cached pipeline's augmentation's.
         decode_cache_gb: decode the images once into a uint8 cache when it takes at most this many GB (see the
@@ -134,12 +157,21 @@ class ClassificationDataModule(pl.LightningDataModule):
     def __init__(self, image_size: int = 224, batch_size: int = 32, num_workers: int = 2, val_fraction: float = 0.1,
                  min_crop_scale: float = 0.35, eval_crop_fraction: float = 0.875, color_jitter: float = 0.2,
                  mean: Sequence[float] = (0.485, 0.456, 0.406), std: Sequence[float] = (0.229, 0.224, 0.225),
-                 seed: int = 0, decode_cache_gb: float = 8.0, cache_short_side: int | None = None):
+                 seed: int = 0, decode_cache_gb: float = 8.0, cache_short_side: int | None = None,
+                 test_fraction: float = 0.0, bad_images: str = "skip"):
         super().__init__()
         if not 0 <= val_fraction < 1:
             raise ValueError(f"data.val_fraction must be in [0, 1), got {val_fraction}")
+        if not 0 <= test_fraction < 1 or val_fraction + test_fraction >= 1:
+            raise ValueError(f"data.test_fraction must be in [0, 1) and leave training images "
+                             f"(val_fraction + test_fraction < 1), got {test_fraction}")
         self.image_size, self.batch_size, self.num_workers = image_size, batch_size, num_workers
-        self.val_fraction, self.seed = val_fraction, seed
+        self.val_fraction, self.test_fraction, self.seed = val_fraction, test_fraction, seed
+        self.bad_images = check_bad_images(bad_images)
+        self.skipped_images: list[str] = []  # unreadable files left out (bad_images=skip), for results.json
+        self.metrics_split = ""  # where the test metrics come from (known after setup; see the module docstring)
+        self.no_test_reason = "no test split in the data"  # subclasses say why, for metrics_split
+        self._screened: set[str] = set()
         augment = dict(min_crop_scale=min_crop_scale, eval_crop_fraction=eval_crop_fraction,
                        color_jitter=color_jitter, mean=mean, std=std)
         self.train_transform = classification_transforms(True, image_size, **augment)
@@ -168,18 +200,39 @@ class ClassificationDataModule(pl.LightningDataModule):
 
     def list_samples(self) -> dict[str, list | None]:
         """{"train": [...], "val": [...] or None, "test": [...] or None}: lists of (path, label) or (path, label,
-        crop box or None); a label is a class index or a vector. No test: val_fraction of train is held out for
-        validation and test; no val: val_fraction of train (or, if 0, the test split) validates."""
+        crop box or None); a label is a class index or a vector. No test: test_fraction of train is held out for
+        testing (0: the validation split is also tested); no val: val_fraction of train (or, if 0, the test split)
+        validates."""
         raise NotImplementedError
+
+    def unreadable(self, paths: Sequence[str | Path], what: str) -> set[str]:
+        """The unreadable files among `paths` (as str), screened once per file; with bad_images=skip they are
+        added to `skipped_images` (the caller leaves them out), with "error" the first is a DatasetError."""
+        fresh = [str(p) for p in paths if str(p) not in self._screened]
+        bad = unreadable_images(fresh, self.bad_images, what)
+        self._screened.update(fresh)
+        self.skipped_images += bad
+        return set(bad)
 
     def setup(self, stage: str | None = None) -> None:
         if self.datasets:
             return
         splits = self.list_samples()
+        bad = self.unreadable([s[0] for samples in splits.values() if samples for s in samples],
+                              f"{type(self).__name__}")
+        if bad:
+            splits = {split: None if samples is None else [s for s in samples if str(s[0]) not in bad]
+                      for split, samples in splits.items()}
         train, val, test = splits["train"], splits.get("val"), splits.get("test")
+        if bad and not train:
+            raise DatasetError(f"{type(self).__name__}: none of the training images is readable (e.g. "
+                               f"{sorted(bad)[0]}); check the files")
+        if val is None and test is None and self.test_fraction > 0:  # one pool: a disjoint test split first
+            keep, held = stratified_split([s[1] for s in train], self.test_fraction, self.seed)
+            train, test = [train[i] for i in keep], [train[i] for i in held]
         if val is not None:
             test = val if test is None else test
-        elif test is None:  # one pool of labelled images: val_fraction of it is held out for validation and test
+        elif test is None:  # one pool, test_fraction=0: val_fraction of it is held out for validation and test
             keep, held = stratified_split([s[1] for s in train], self.val_fraction, self.seed)
             train, test = [train[i] for i in keep], [train[i] for i in held]
             val = test
@@ -188,6 +241,8 @@ class ClassificationDataModule(pl.LightningDataModule):
             train, val = [train[i] for i in keep], [train[i] for i in held]
         else:
             val = test
+        self.metrics_split = describe_metrics_split([s[0] for s in train], [s[0] for s in val],
+                                                    [s[0] for s in test], self.no_test_reason)
         streaming = {"train": self._dataset(train, self.train_transform),
                      "val": self._dataset(val, self.eval_transform),
                      "test": self._dataset(test, self.eval_transform)}

@@ -15,6 +15,18 @@ What the reader does with the annotations, and why:
 - Crowd regions (iscrowd=1) are not training targets (as torchvision's reference); they stay in the ground truth,
   where COCOeval ignores detections that fall on them, as on the official benchmark.
 - Images without objects are kept (they teach what is not an object); their boxes tensor has shape [0, 4].
+- Placeholder categories: a category that no annotation of the file uses and whose name is the `supercategory` of
+  another category (Roboflow's exports list the dataset itself as category 0, supercategory "none", parent of the
+  real ones) is not a class; a log line names it. An unused category that is no other's parent stays a class.
+- Segmentation-only annotations (no `bbox`, or an empty one, and a polygon or RLE `segmentation`) get the box of
+  their mask (pycocotools `frPyObjects`, `toBbox`), and its area when `area` is absent.
+- Images are read by data.images.load_rgb: EXIF orientation applied. The listed width and height must be the
+  displayed size (what labelling tools record); a listed size that is the stored size of an image its EXIF turns
+  (a tool that ignored the tag) gets the stored pixels, as its boxes were drawn on them.
+- Unreadable images (empty, truncated, not an image): left out with their annotations, from training and from the
+  ground truth alike (`bad_images=skip`, listed in `skipped_images`), or an error (`bad_images=error`).
+- Only the files a stage uses are read: testing (eval.py on another export) needs the val annotations and images,
+  not the train ones.
 - Errors name the file and the entry: malformed json (with line and column), an annotation whose image_id or
   category_id is not listed, a missing key, duplicate ids, a missing or unreadable image.
 
@@ -37,15 +49,17 @@ import numpy as np
 import pytorch_lightning as pl
 import torch
 from PIL import Image
+from pycocotools import mask as mask_utils
 from pycocotools.coco import COCO
 from torch.utils.data import DataLoader, Dataset
 
 from torchvision.transforms import v2
 
 from .batch_augment import UInt8Batch, augment_generator, flip_detection_batch
-from .decoded import DecodedImages, decoded_images, estimate_bytes, load_rgb, plan_cache, whole_batch
+from .decoded import DecodedImages, decoded_images, estimate_bytes, plan_cache, whole_batch
 from .detection_transforms import AUGMENTS, detection_transforms, sanitize_target, to_tv_target
 from .errors import DatasetError
+from .images import check_bad_images, load_rgb, unreadable_images
 
 log = logging.getLogger(__name__)
 
@@ -80,9 +94,37 @@ def _number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
+def box_from_segmentation(segmentation: Any, image: dict, path: Path, name: str) -> tuple[list[float], float] | None:
+    """[x, y, width, height] and area of a polygon or RLE mask (None: no polygon with 3 or more points)."""
+    height, width = int(image["height"]), int(image["width"])
+    try:
+        if isinstance(segmentation, list):
+            polygons = [p for p in segmentation if isinstance(p, list) and len(p) >= 6 and len(p) % 2 == 0]
+            if not polygons:
+                return None
+            rle = mask_utils.merge(mask_utils.frPyObjects([[float(v) for v in p] for p in polygons], height, width))
+        elif isinstance(segmentation, dict) and {"counts", "size"} <= set(segmentation):
+            rle = (mask_utils.frPyObjects(segmentation, height, width) if isinstance(segmentation["counts"], list)
+                   else dict(segmentation))
+        else:
+            raise TypeError("expected a list of polygons or an RLE {counts, size}")
+        return [float(v) for v in mask_utils.toBbox(rle)], float(mask_utils.area(rle))
+    except Exception as err:  # pycocotools raises several types for malformed input
+        raise DatasetError(f"{path}: {name} has no bbox and a segmentation pycocotools cannot read ({err}); give it "
+                           f"a bbox [x, y, width, height] or a polygon / RLE segmentation") from None
+
+
+def placeholder_categories(data: dict) -> list[dict]:
+    """Categories that are not classes (module docstring): used by no annotation, parent of another category."""
+    used = {ann.get("category_id") for ann in data["annotations"] if isinstance(ann, dict)}
+    return [c for c in data["categories"] if c["id"] not in used
+            and any(other is not c and other.get("supercategory") == c["name"] for other in data["categories"])]
+
+
 def clean_annotations(data: Any, path: Path, min_box_size: float) -> dict:
     """Check a parsed COCO detection json and return it with boxes clipped to their images and degenerate ones
-    dropped (see the module docstring); `area` and `iscrowd` default to the box area and 0 when absent."""
+    dropped, placeholder categories removed and boxes of segmentation-only annotations filled in (see the module
+    docstring); `area` and `iscrowd` default to the box (or mask) area and 0 when absent."""
     _require(data, ("images", "annotations", "categories"), path, "the top level")
     images: dict[int, dict] = {}
     for i, image in enumerate(data["images"]):
@@ -102,10 +144,17 @@ def clean_annotations(data: Any, path: Path, min_box_size: float) -> dict:
     if not categories:
         raise DatasetError(f"{path}: 'categories' is empty")
 
-    kept, seen, clipped, dropped = [], set(), 0, []
+    placeholders = placeholder_categories(data)
+    if placeholders:
+        log.info("%s: %s not a class: no annotation uses it and it is the supercategory of other categories "
+                 "(a placeholder)", path, ", ".join(f"category {c['name']!r} (id {c['id']})" for c in placeholders))
+        data = {**data, "categories": [c for c in data["categories"] if all(c is not p for p in placeholders)]}
+        categories -= {c["id"] for c in placeholders}
+
+    kept, seen, clipped, dropped, from_masks = [], set(), 0, [], 0
     for i, ann in enumerate(data["annotations"]):
         name = f"annotation id {ann['id']}" if isinstance(ann, dict) and "id" in ann else f"annotations[{i}]"
-        _require(ann, ("id", "image_id", "category_id", "bbox"), path, name)
+        _require(ann, ("id", "image_id", "category_id"), path, name)
         if ann["id"] in seen:
             raise DatasetError(f"{path}: {name} is listed twice in 'annotations'")
         seen.add(ann["id"])
@@ -114,10 +163,18 @@ def clean_annotations(data: Any, path: Path, min_box_size: float) -> dict:
         if ann["category_id"] not in categories:
             raise DatasetError(f"{path}: {name} has category_id {ann['category_id']!r}, which is not in "
                                f"'categories' (ids {sorted(categories)})")
-        box = ann["bbox"]
+        image = images[ann["image_id"]]
+        box, mask_area = ann.get("bbox"), None
+        if box is None or box == []:
+            if not ann.get("segmentation"):
+                raise DatasetError(f"{path}: {name} has no bbox and no segmentation; give it a bbox [x, y, width, "
+                                   f"height] or a polygon / RLE segmentation")
+            from_mask = box_from_segmentation(ann["segmentation"], image, path, name)
+            box, mask_area = from_mask if from_mask else ([0.0, 0.0, 0.0, 0.0], 0.0)  # empty: dropped below
+            ann = {**ann, "bbox": box}
+            from_masks += 1
         if not (isinstance(box, list) and len(box) == 4 and all(_number(v) for v in box)):
             raise DatasetError(f"{path}: {name} has bbox {box!r}; expected [x, y, width, height] numbers")
-        image = images[ann["image_id"]]
         x0, y0 = max(box[0], 0), max(box[1], 0)
         x1, y1 = min(box[0] + box[2], image["width"]), min(box[1] + box[3], image["height"])
         if x1 - x0 < min_box_size or y1 - y0 < min_box_size:
@@ -127,9 +184,11 @@ def clean_annotations(data: Any, path: Path, min_box_size: float) -> dict:
         if [x0, y0, x1 - x0, y1 - y0] != list(box):
             clipped += 1
             ann["bbox"] = [x0, y0, x1 - x0, y1 - y0]
-        ann.setdefault("area", (x1 - x0) * (y1 - y0))
+        ann.setdefault("area", (x1 - x0) * (y1 - y0) if mask_area is None else mask_area)
         ann.setdefault("iscrowd", 0)
         kept.append(ann)
+    if from_masks:
+        log.info("%s: %d annotation(s) without a bbox got the box of their segmentation mask", path, from_masks)
     if clipped:
         log.info("%s: %d box(es) reaching outside their image were clipped to it", path, clipped)
     if dropped:
@@ -149,8 +208,28 @@ def load_coco(path: Path, min_box_size: float = 1.0) -> COCO:
     return coco
 
 
+def without_images(coco: COCO, image_ids: set[int]) -> COCO:
+    """A new index of `coco` without these images and their annotations."""
+    dataset = coco.dataset
+    kept = COCO()
+    kept.dataset = {**dataset, "images": [i for i in dataset["images"] if i["id"] not in image_ids],
+                    "annotations": [a for a in dataset["annotations"] if a["image_id"] not in image_ids]}
+    with contextlib.redirect_stdout(io.StringIO()):
+        kept.createIndex()
+    return kept
+
+
 def category_table(coco: COCO) -> list[tuple[int, str]]:
     return sorted((c["id"], c["name"]) for c in coco.dataset["categories"])
+
+
+def check_files(coco: COCO, image_dir: Path, annotation_file: Path) -> None:
+    """Every listed image exists (a stat each: cheap even for COCO's 118k; decoding is checked on load)."""
+    missing = [coco.imgs[i]["file_name"] for i in sorted(coco.imgs)
+               if not (image_dir / coco.imgs[i]["file_name"]).is_file()]
+    if missing:
+        raise DatasetError(f"{len(missing)} image(s) listed in {annotation_file} are not in {image_dir}, e.g. "
+                           f"{missing[:3]}; check data.root and the image folder names")
 
 
 # -------------------------------------------------------------------------------------------------- dataset
@@ -168,12 +247,7 @@ class COCODetection(Dataset):
             self.targets.append((boxes, np.array([label_of[a["category_id"]] for a in anns], dtype=np.int64)))
 
     def check_files(self) -> None:
-        """Every listed image exists (a stat each: cheap even for COCO's 118k; decoding is checked on load)."""
-        missing = [self.coco.imgs[i]["file_name"] for i in self.ids
-                   if not (self.image_dir / self.coco.imgs[i]["file_name"]).is_file()]
-        if missing:
-            raise DatasetError(f"{len(missing)} image(s) listed in {self.annotation_file} are not in "
-                               f"{self.image_dir}, e.g. {missing[:3]}; check data.root and the image folder names")
+        check_files(self.coco, self.image_dir, self.annotation_file)
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -186,8 +260,13 @@ class COCODetection(Dataset):
         image_id = self.ids[index]
         info = self.coco.imgs[image_id]
         path = self.image_dir / info["file_name"]
-        image = load_rgb(path)  # DatasetError naming the file if it is missing, truncated or not an image
-        if image.size != (info["width"], info["height"]):
+        image = load_rgb(path)  # as displayed; DatasetError naming the file if it is truncated or not an image
+        listed = (info["width"], info["height"])
+        if image.size != listed and image.size == listed[::-1]:
+            stored = load_rgb(path, orient=False)
+            if stored.size == listed:  # the json describes the stored pixels (EXIF ignored): so do its boxes
+                image = stored
+        if image.size != listed:
             raise DatasetError(f"{path} is {image.width}x{image.height} pixels but {self.annotation_file} says "
                                f"{info['width']}x{info['height']} (image id {image_id}): its boxes would be wrong")
         boxes, labels = self.targets[index]
@@ -268,7 +347,8 @@ class COCODataModule(pl.LightningDataModule):
     Args:
         root: dataset folder; None generates the embedded default into the cache (data.cache).
         train_images, val_images: image folders; train_annotations, val_annotations: json files (relative to root,
-            or absolute). COCO has no labelled test split: validation and test both use the val split.
+            or absolute). COCO has no labelled test split: validation and test both use the val split
+            (`metrics_split` says so). The train files are only needed for training.
         augment: "ssd" | "flip" | "none" (data.detection_transforms).
         batch_size, num_workers: DataLoader settings (per process under DDP).
         seed: seeds the training shuffle (and through it the workers' augmentation), and with the DDP rank the
@@ -284,6 +364,8 @@ class COCODataModule(pl.LightningDataModule):
             Cached training with a fixed train_size and flip (or no) augmentation stores train_size x train_size
             images and flips whole batches on the training device in the main process; the ssd augmentation runs
             per image on the stored pixels (as PIL images, the same kernels) in `num_workers` workers.
+        bad_images: "skip" leaves unreadable images out of the split and its ground truth (`skipped_images`);
+            "error" stops with a DatasetError naming the first.
     """
 
     def __init__(self, root: str | None = None, train_images: str = "train2017", val_images: str = "val2017",
@@ -291,8 +373,9 @@ class COCODataModule(pl.LightningDataModule):
                  val_annotations: str = "annotations/instances_val2017.json", augment: str = "ssd",
                  batch_size: int = 16, num_workers: int = 2, seed: int = 0, generator: dict | None = None,
                  min_box_size: float = 1.0, image_size: int | None = None, train_size: int | None = None,
-                 zoom_out_max: float = 2.0, decode_cache_gb: float = 8.0):
+                 zoom_out_max: float = 2.0, decode_cache_gb: float = 8.0, bad_images: str = "skip"):
         super().__init__()
+        self.bad_images = check_bad_images(bad_images)
         if augment not in AUGMENTS:
             raise ValueError(f"data.augment must be one of {list(AUGMENTS)}, got {augment!r}")
         if root is None:
@@ -306,11 +389,11 @@ class COCODataModule(pl.LightningDataModule):
                 raise DatasetError(f"COCO root not found: {self.root}; {ROOT_HINT}")
         self.paths = {"train": (self.root / train_annotations, self.root / train_images),
                       "val": (self.root / val_annotations, self.root / val_images)}
-        for annotation_file, image_dir in self.paths.values():
-            if not annotation_file.is_file():
-                raise DatasetError(f"COCO annotation file not found: {annotation_file}; {ROOT_HINT}")
-            if not image_dir.is_dir():
-                raise DatasetError(f"COCO image folder not found: {image_dir}; {ROOT_HINT}")
+        if not self.paths["val"][0].is_file():  # the train files are checked when training needs them
+            raise DatasetError(f"COCO annotation file not found: {self.paths['val'][0]}; {ROOT_HINT}")
+        self.skipped_images: list[str] = []  # unreadable files left out (bad_images=skip), for results.json
+        self.metrics_split = "val (no test split in the data; the checkpoint was also selected on it)"
+        self._checked_splits: set[str] = set()  # splits whose image files were checked
         self.augment, self.batch_size, self.num_workers, self.seed = augment, batch_size, num_workers, seed
         self.min_box_size, self.image_size, self.train_size = min_box_size, image_size, train_size
         self.zoom_out_max, self.decode_cache_gb = zoom_out_max, decode_cache_gb
@@ -346,11 +429,15 @@ class COCODataModule(pl.LightningDataModule):
         return [self.label_of[int(c)] for c in category_ids]
 
     def coco_gt(self, split: str = "val") -> COCO:
-        """The pycocotools index of a split's cleaned annotations (what COCOeval scores against)."""
+        """The pycocotools index of a split's cleaned annotations (what COCOeval scores against); once the split
+        is set up, without the images bad_images=skip left out."""
         if split not in self.paths:
             raise ValueError(f"split must be one of {list(self.paths)}, got {split!r}")
         if split not in self._coco:
-            self._coco[split] = load_coco(self.paths[split][0], self.min_box_size)
+            annotation_file = self.paths[split][0]
+            if not annotation_file.is_file():
+                raise DatasetError(f"COCO annotation file not found: {annotation_file}; {ROOT_HINT}")
+            self._coco[split] = load_coco(annotation_file, self.min_box_size)
             if category_table(self._coco[split]) != self.categories:
                 raise DatasetError(f"{self.paths[split][0]} and {self.paths['val'][0]} list different categories "
                                    f"({category_table(self._coco[split])} vs {self.categories}): both splits "
@@ -361,18 +448,34 @@ class COCODataModule(pl.LightningDataModule):
         """Whether the cached pipeline stores this split at a fixed size and augments whole batches."""
         return split == "train" and bool(self.train_size) and self.augment in ("flip", "none")
 
+    def _checked(self, split: str) -> COCO:
+        """coco_gt(split) once its image folder and every listed file exist, without the unreadable images
+        (bad_images=skip; removed from the ground truth too, so evaluation does not count them as missed)."""
+        coco = self.coco_gt(split)
+        if split in self._checked_splits:
+            return coco
+        annotation_file, image_dir = self.paths[split]
+        if not image_dir.is_dir():
+            raise DatasetError(f"COCO image folder not found: {image_dir}; {ROOT_HINT}")
+        check_files(coco, image_dir, annotation_file)
+        paths = {str(image_dir / info["file_name"]): image_id for image_id, info in sorted(coco.imgs.items())}
+        bad = unreadable_images(list(paths), self.bad_images, f"{annotation_file.name} ({image_dir})")
+        if bad:
+            self.skipped_images += bad
+            coco = self._coco[split] = without_images(coco, {paths[p] for p in bad})
+        self._checked_splits.add(split)
+        return coco
+
     def _dataset(self, split: str, train: bool) -> COCODetection:
         transform = detection_transforms(train, self.augment if train else "none", zoom_out_max=self.zoom_out_max,
                                          train_size=self.train_size, min_box_size=self.min_box_size)
         annotation_file, image_dir = self.paths[split]
-        dataset = COCODetection(self.coco_gt(split), image_dir, annotation_file, self.label_of, transform)
-        dataset.check_files()
-        return dataset
+        return COCODetection(self._checked(split), image_dir, annotation_file, self.label_of, transform)
 
     def image_paths(self, split: str) -> list[Path]:
-        """The image files of a split ("train", or "val" = "test"), in image id order."""
+        """The (readable) image files of a split ("train", or "val" = "test"), in image id order."""
         split = "val" if split == "test" else split
-        coco, image_dir = self.coco_gt(split), self.paths[split][1]
+        coco, image_dir = self._checked(split), self.paths[split][1]
         return [image_dir / coco.imgs[i]["file_name"] for i in sorted(coco.imgs)]
 
     def setup(self, stage: str | None = None) -> None:

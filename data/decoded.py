@@ -14,7 +14,10 @@ Keys and safety:
   until `<cache>/decoded/` is deleted), and runs that share files and settings share the store.
 - It is built into a temporary folder and renamed when complete (data.cache.ensure_generated), under a file
   lock, so an interrupted build never leaves a store that looks complete, and DDP ranks build it once.
-- A missing, truncated or corrupt image stops the build with a DatasetError naming the file.
+- Images are decoded by data.images.load_rgb (EXIF orientation applied, 16-bit scaled). The data modules leave
+  unreadable files out before the store's list is made (data.bad_images=skip: the list, its labels and the
+  fingerprint are those of the readable files), so a store never holds a gap; a file that fails only when decoded
+  stops the build with a DatasetError naming it.
 - `plan_cache` decides, from an estimate of the decoded size, whether a dataset fits `data.decode_cache_gb`;
   one that does not streams from disk with workers (a log line says so), as large datasets (COCO, MP-16) do.
 """
@@ -23,49 +26,25 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
 import random
 from pathlib import Path
 from typing import Callable, Sequence
 
 import numpy as np
 import torch
-from PIL import Image, UnidentifiedImageError
 from torch.utils.data import DataLoader, Dataset
 
-from .cache import default_cache_dir, ensure_generated
-from .errors import DatasetError
+from .cache import default_cache_dir, ensure_generated, fingerprint
+from .images import displayed_size, load_rgb
+
+__all__ = ["DecodedImages", "decoded_images", "estimate_bytes", "fingerprint", "load_rgb", "plan_cache",
+           "sampled_sizes", "whole_batch"]  # load_rgb and fingerprint live in data.images and data.cache
 
 log = logging.getLogger(__name__)
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: images read by data.images (EXIF orientation, 16-bit scaling): older stores are stale
 PIXELS, INDEX = "pixels.u8", "index.npy"
 HEADER_SAMPLE = 256  # image headers read to estimate a split's decoded size when the sizes are not listed
-
-
-def load_rgb(path: Path) -> Image.Image:
-    """Decode the whole file now (PIL is lazy), so a truncated or corrupt image fails here, naming the file."""
-    try:
-        with Image.open(path) as image:
-            image.load()
-            return image.convert("RGB")
-    except FileNotFoundError:
-        raise DatasetError(f"image file not found: {path}") from None
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as err:
-        raise DatasetError(f"cannot read image {path}: {err}. Replace or delete the file (and its list entry)."
-                           ) from None
-
-
-def fingerprint(paths: Sequence[Path]) -> str:
-    """sha1 of every file's (path, size, mtime): changes when a file is replaced, edited, added or removed."""
-    digest = hashlib.sha1()
-    for path in paths:
-        try:
-            stat = os.stat(path)
-        except FileNotFoundError:
-            raise DatasetError(f"image file not found: {path}") from None
-        digest.update(f"{path}\t{stat.st_size}\t{stat.st_mtime_ns}\n".encode())
-    return digest.hexdigest()
 
 
 class _Prepare(Dataset):
@@ -181,13 +160,12 @@ def whole_batch(batch):
 
 
 def sampled_sizes(paths: Sequence[Path]) -> list[tuple[int, int]]:
-    """(width, height) of a seeded sample of up to HEADER_SAMPLE of the files (PIL reads only the header): for
-    estimating a split whose sizes are not listed anywhere."""
+    """Displayed (width, height) (EXIF orientation applied) of a seeded sample of up to HEADER_SAMPLE of the files
+    (PIL reads only the header): for estimating a split whose sizes are not listed anywhere."""
     sizes = []
     for path in random.Random(0).sample(list(paths), min(len(paths), HEADER_SAMPLE)):
         try:
-            with Image.open(path) as image:
-                sizes.append(image.size)
+            sizes.append(displayed_size(path))
         except (OSError, SyntaxError, ValueError):
             continue  # a bad file is named when the store is built; here it only leaves the sample
     return sizes

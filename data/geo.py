@@ -4,7 +4,8 @@ Real formats: the MP-16 / Im2GPS / Im2GPS3k CSVs (columns `IMG_ID,LAT,LON` are r
 `data.columns`), one file per split (`train_csv`, `val_csv`, `test_csv`), or one file split by `val_fraction` /
 `test_fraction` (seeded). Image paths are relative to `image_root` (default: the CSV's folder). A row whose
 latitude or longitude is missing, non-numeric or out of range, a duplicate image id, or a missing image is an
-error naming the file and line.
+error naming the file and line; an unreadable image is left out (`bad_images=skip`, listed in `skipped_images`)
+or an error (`bad_images=error`).
 
 Samples carry their coordinates (label [lat, lon]); the partition of the Earth into cells (data.geocells) is built
 here from the training photos (or read from `partition_file`), because, like a class list, it is what the model
@@ -28,9 +29,11 @@ log = logging.getLogger(__name__)
 COLUMN_SPELLINGS = ({"image": "image", "lat": "lat", "lon": "lon"}, {"image": "IMG_ID", "lat": "LAT", "lon": "LON"})
 
 
-def read_geo_csv(path: str | Path, columns: dict[str, str] | None = None) -> tuple[list[str], np.ndarray]:
+def read_geo_csv(path: str | Path, columns: dict[str, str] | None = None,
+                 image_root: str | Path | None = None) -> tuple[list[str], np.ndarray]:
     """(image ids, [N, 2] lat/lon in degrees) of a geotagged CSV; `columns` maps image/lat/lon to header names
-    (None: `image,lat,lon` or `IMG_ID,LAT,LON`)."""
+    (None: `image,lat,lon` or `IMG_ID,LAT,LON`). With `image_root`, every image must exist under it: the first
+    missing one is a DatasetError naming its line."""
     path = Path(path).expanduser()
     if not path.is_file():
         raise DatasetError(f"geotagged CSV not found: {path}")
@@ -72,6 +75,13 @@ def read_geo_csv(path: str | Path, columns: dict[str, str] | None = None) -> tup
         coords.append(values)
     if not ids:
         raise DatasetError(f"{path}: no photos")
+    if image_root is not None:
+        root = Path(image_root).expanduser()
+        missing = [i for i in ids if not (root / i).is_file()]
+        if missing:
+            raise DatasetError(f"{path}:{seen[missing[0]]}: image {missing[0]!r} not found under {root} "
+                               f"({len(missing)} of the file's {len(ids)} images are missing); fix the path or "
+                               f"data.image_root")
     return ids, np.asarray(coords, dtype=np.float64).reshape(-1, 2)
 
 
@@ -95,7 +105,7 @@ class GeoDataModule(ClassificationDataModule):
                  image_root: str | None = None, columns: dict[str, str] | None = None, test_fraction: float = 0.1,
                  partitionings: Sequence[dict[str, Any]] = (), min_level: int = 2, max_level: int = 14,
                  partition_file: str | None = None, generator: dict | None = None, **kwargs: Any):
-        super().__init__(**kwargs)
+        super().__init__(test_fraction=test_fraction, **kwargs)
         if generator and train_csv is not None:
             raise ValueError("data.generator only applies to the embedded default (data.train_csv=null)")
         if train_csv is None:
@@ -104,11 +114,11 @@ class GeoDataModule(ClassificationDataModule):
             train_csv, val_csv, test_csv = (str(root / f"{s}.csv") for s in ("train", "val", "test"))
         train_csv = Path(train_csv).expanduser()
         self.image_root = Path(image_root).expanduser() if image_root else train_csv.parent
-        splits = {"train": read_geo_csv(train_csv, columns)}
+        splits = {"train": read_geo_csv(train_csv, columns, self.image_root)}
         files = {"train": train_csv, "val": val_csv, "test": test_csv}
         for split in ("val", "test"):
             if files[split]:
-                splits[split] = read_geo_csv(files[split], columns)
+                splits[split] = read_geo_csv(files[split], columns, self.image_root)
         rng = np.random.default_rng(self.seed)
         for split, fraction in (("test", test_fraction), ("val", self.val_fraction)):
             if split in splits:
@@ -120,12 +130,14 @@ class GeoDataModule(ClassificationDataModule):
             held, keep = sorted(order[:count]), sorted(order[count:])
             splits[split] = ([ids[i] for i in held], coords[held])
             splits["train"] = ([ids[i] for i in keep], coords[keep])
+        bad = self.unreadable([self.image_root / i for ids, _ in splits.values() for i in ids],
+                              f"the geotagged photos ({self.image_root})")
+        for split, (ids, coords) in splits.items():
+            keep = [n for n, i in enumerate(ids) if str(self.image_root / i) not in bad]
+            splits[split] = ([ids[n] for n in keep], coords[keep])
+        if not splits["train"][0]:
+            raise DatasetError(f"{train_csv}: none of the training photos is readable; check the files")
         self.splits = splits
-        for split, (ids, _) in splits.items():
-            missing = [i for i in ids if not (self.image_root / i).is_file()]
-            if missing:
-                raise DatasetError(f"{files.get(split) or train_csv}: {len(missing)} image(s) missing under "
-                                   f"{self.image_root}, e.g. {missing[:3]}")
         ids, coords = splits["train"]
         if partition_file:
             self.partition = load_partition(partition_file, fingerprint(ids, coords[:, 0], coords[:, 1]))

@@ -10,7 +10,9 @@ Real on-disk formats:
   is an error, never a silent skip: a skip shifts every later fold.
 
 Splits: train = the identity folders, minus `val_identities` of them (seeded) held out for validation; test = every
-image of the people the pairs file names. Validation and test samples carry their index in the split, so the task
+image of the people the pairs file names. Unreadable training images, and test images no pair names, are left out
+with `bad_images=skip` (before the `min_images_per_identity` count); an unreadable image a pair names is always an
+error (the protocol cannot leave it out). Validation and test samples carry their index in the split, so the task
 can compare all pairs of images (`identities(split)`) and the file's pairs (`pairs("test")`).
 """
 from __future__ import annotations
@@ -25,6 +27,7 @@ import numpy as np
 from .attributes import IMAGE_SUFFIXES
 from .classification import ClassificationDataModule
 from .errors import DatasetError
+from .images import image_problems
 
 log = logging.getLogger(__name__)
 
@@ -144,6 +147,9 @@ class IdentityDataModule(ClassificationDataModule):
         self.pairs_file = Path(pairs).expanduser() if pairs else self.root.parent / "pairs.txt"
         self.distill, self.images_per_identity = distill, images_per_identity
         identities = identity_folders(self.root, "data.root")
+        bad = self.unreadable([p for images in identities.values() for p in images], f"data.root ({self.root})")
+        identities = {name: kept for name, images in identities.items()
+                      if (kept := [p for p in images if str(p) not in bad])}
         minimum = 1 if distill else min_images_per_identity
         small = {name: len(images) for name, images in identities.items() if len(images) < minimum}
         if small and small_identities == "error":
@@ -165,9 +171,18 @@ class IdentityDataModule(ClassificationDataModule):
         self._train = [(p, label) for label, n in enumerate(self.class_names) for p in identities[n]]
         self._val = [(p, label) for label, n in enumerate(val_names) for p in identities[n]]
         self._pairs = read_pairs(self.pairs_file, self.lfw_root)
+        paired = image_problems(self._pairs.paths)
+        if paired:  # whatever bad_images says: leaving a paired image out would shift the protocol's folds
+            image, problem = next(iter(paired.items()))
+            raise DatasetError(f"{self.pairs_file}: a pair names the unreadable image {image} ({problem}; "
+                               f"{len(paired)} such image(s)); replace the file, the pairs protocol cannot leave "
+                               f"it out")
+        self._screened.update(map(str, self._pairs.paths))
         people = sorted({p.parent.name for p in self._pairs.paths})
         test = [(p, label) for label, n in enumerate(people)
                 for p in sorted(q for q in (self.lfw_root / n).iterdir() if q.suffix.lower() in IMAGE_SUFFIXES)]
+        bad = self.unreadable([p for p, _ in test], f"data.lfw_root ({self.lfw_root})")
+        test = [(p, label) for p, label in test if str(p) not in bad]
         position = {p: i for i, (p, _) in enumerate(test)}
         self._test = test
         self._pairs_index = (np.asarray([position[self._pairs.paths[i]] for i in self._pairs.left]),

@@ -86,6 +86,7 @@ class StanfordDogsDataModule(ClassificationDataModule):
         if not (self.root / "Images").is_dir():
             raise DatasetError(f"{self.root} has no Images/ folder; {DOWNLOAD_HINT}")
         self._lists = {split: read_list(self.root / "lists" / f"{split}_list.mat") for split in ("train", "test")}
+        self.no_test_reason = "data.val_fraction=0 validates on the test list"
         self.class_names = self._class_names()
 
     def _class_names(self) -> list[str]:

@@ -6,8 +6,10 @@ label; its teacher comes from tasks.distill (any kind: a stage-1 run, a checkpoi
 `distill=false` trains the same model on the labels (unknown labels, NaN, are left out): the baseline that shows
 what distillation adds, and how the stage-1 teacher itself is trained.
 
-Metrics on labelled splits: mean AP over attributes (attributes without a positive in the split are left out),
-mean accuracy at 0.5 and, with a teacher, agreement: the student's mean AP against the teacher's binarised outputs.
+Metrics on labelled splits: mean AP over attributes (attributes without a known positive in the split, e.g. a
+CSV column left empty there, are left out: their AP is NaN, None in results.json), mean accuracy at 0.5 (over the
+attributes with a known label) and, with a teacher, agreement: the student's mean AP against the teacher's
+binarised outputs.
 """
 from __future__ import annotations
 
@@ -20,7 +22,7 @@ import torch
 import torchmetrics
 
 from torch.nn import functional as F
-from torchmetrics.functional.classification import multilabel_average_precision
+from torchmetrics.functional.classification import binary_average_precision
 
 from backbone import Backbone
 
@@ -32,18 +34,47 @@ from .distill import DistillingTask
 log = logging.getLogger(__name__)
 
 
-def as_targets(labels: torch.Tensor) -> torch.Tensor:
-    """Float labels (1, 0, NaN unknown) -> int targets with -1 for unknown (the metrics' ignore_index)."""
-    return torch.where(torch.isnan(labels), torch.full_like(labels, -1), labels).long()
-
-
 def per_attribute_ap(probabilities: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-    """AP of every attribute [A] (NaN for one without a positive among its known labels)."""
-    targets = as_targets(labels)
-    ap = multilabel_average_precision(probabilities, targets, num_labels=labels.shape[1], average=None,
-                                      ignore_index=-1)
-    has_positive = (targets == 1).any(0)
-    return torch.where(has_positive, ap, torch.full_like(ap, float("nan")))
+    """AP of every attribute [A] over its known labels (labels: 1, 0, NaN unknown); NaN for one without a positive
+    among them (none known at all included), so means leave it out."""
+    probabilities, labels = probabilities.float().cpu(), labels.float().cpu()
+    ap = torch.full((labels.shape[1],), float("nan"))
+    for a in range(labels.shape[1]):
+        known = ~torch.isnan(labels[:, a])
+        target = labels[known, a].long()
+        if (target == 1).any():
+            ap[a] = binary_average_precision(probabilities[known, a], target)
+    return ap
+
+
+def per_attribute_accuracy(probabilities: torch.Tensor, labels: torch.Tensor,
+                           threshold: float = 0.5) -> torch.Tensor:
+    """Accuracy of every attribute [A] over its known labels, predicting positive above `threshold` (as
+    torchmetrics); NaN for one without a known label."""
+    probabilities, labels = probabilities.float().cpu(), labels.float().cpu()
+    known = ~torch.isnan(labels)
+    correct = ((probabilities > threshold).float() == labels) & known
+    return correct.sum(0) / known.sum(0)  # 0 / 0: NaN
+
+
+class AttributeScores(torchmetrics.Metric):
+    """A split's probabilities and labels (1, 0, NaN unknown), gathered over batches and DDP ranks; compute():
+    (per-attribute AP, per-attribute accuracy), NaN where undefined (per_attribute_ap, per_attribute_accuracy)."""
+
+    full_state_update = False
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.add_state("probabilities", default=[], dist_reduce_fx="cat")
+        self.add_state("labels", default=[], dist_reduce_fx="cat")
+
+    def update(self, probabilities: torch.Tensor, labels: torch.Tensor) -> None:
+        self.probabilities.append(probabilities.detach().float())
+        self.labels.append(labels.detach().float())
+
+    def compute(self) -> tuple[torch.Tensor, torch.Tensor]:
+        probabilities, labels = (torchmetrics.utilities.dim_zero_cat(x) for x in (self.probabilities, self.labels))
+        return per_attribute_ap(probabilities, labels), per_attribute_accuracy(probabilities, labels)
 
 
 def masked_bce(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
@@ -87,15 +118,8 @@ class AttributeTask(DistillingTask, TaskModule):
         self.class_names = list(class_names) if class_names else [f"attribute_{i}" for i in range(num_classes)]
         self.init_teacher(teacher)
         self.head = pooled_head(backbone.num_features, num_classes, dropout)
-        for stage in ("val", "test"):
-            setattr(self, f"{stage}_ap", torchmetrics.classification.MultilabelAveragePrecision(
-                num_classes, average=None, ignore_index=-1))
-            setattr(self, f"{stage}_accuracy", torchmetrics.classification.MultilabelAccuracy(
-                num_classes, threshold=0.5, average="macro", ignore_index=-1))
-            setattr(self, f"{stage}_counts", torchmetrics.classification.MultilabelStatScores(  # support: positives
-                num_classes, average=None, ignore_index=-1))
-        self.test_agreement = torchmetrics.classification.MultilabelAveragePrecision(
-            num_classes, average=None, ignore_index=-1)
+        self.val_scores, self.test_scores = AttributeScores(), AttributeScores()
+        self.test_agreement = AttributeScores()  # the student's probabilities against the teacher's binarised ones
         self.teacher_test: torch.Tensor | None = None     # [N, A] probabilities for images("test")
         self.test_per_attribute: torch.Tensor | None = None
         self._test_seen = 0
@@ -146,21 +170,16 @@ class AttributeTask(DistillingTask, TaskModule):
         images, labels = batch
         logits = self(images)
         probabilities = torch.sigmoid(logits)
-        targets = as_targets(labels)
-        getattr(self, f"{stage}_ap").update(probabilities, targets)
-        getattr(self, f"{stage}_accuracy").update(probabilities, targets)
-        getattr(self, f"{stage}_counts").update(probabilities, targets)
+        getattr(self, f"{stage}_scores").update(probabilities, labels)
         self.log(f"{stage}/loss", masked_bce(logits, labels), batch_size=len(images), sync_dist=True)
         return probabilities
 
     def _log_epoch(self, stage: str) -> torch.Tensor:
-        metrics = [getattr(self, f"{stage}_{name}") for name in ("ap", "accuracy", "counts")]
-        ap, accuracy, counts = (metric.compute() for metric in metrics)  # synced across DDP ranks
-        ap = torch.where(counts[:, -1] > 0, ap, torch.full_like(ap, float("nan")))  # no positive: no AP
+        scores = getattr(self, f"{stage}_scores")
+        ap, accuracy = scores.compute()  # synced across DDP ranks; NaN: an attribute left out (no known positive)
+        scores.reset()
         self.log(f"{stage}/mean_ap", mean_over_known(ap), prog_bar=stage == "val")
-        self.log(f"{stage}/mean_accuracy", accuracy)
-        for metric in metrics:
-            metric.reset()
+        self.log(f"{stage}/mean_accuracy", mean_over_known(accuracy))
         return ap
 
     def validation_step(self, batch, batch_idx):
@@ -183,14 +202,12 @@ class AttributeTask(DistillingTask, TaskModule):
         if self.teacher_test is not None:  # one device, sequential order: this batch's rows of images("test")
             start, self._test_seen = self._test_seen, self._test_seen + len(probabilities)
             teacher = self.teacher_test[start:self._test_seen].to(probabilities.device)
-            self.test_agreement.update(probabilities, (teacher > 0.5).long())
+            self.test_agreement.update(probabilities, (teacher > 0.5).float())
 
     def on_test_epoch_end(self) -> None:
         self.test_per_attribute = self._log_epoch("test").cpu()
         if self.teacher_test is not None:
-            agreement = self.test_agreement.compute()
-            binarised = self.teacher_test > 0.5
-            agreement = torch.where(binarised.any(0).to(agreement.device), agreement, float("nan"))
+            agreement, _ = self.test_agreement.compute()  # NaN: an attribute the teacher never calls positive
             self.log("test/agreement_ap", mean_over_known(agreement))
             self.test_agreement.reset()
 
@@ -208,9 +225,8 @@ class AttributeTask(DistillingTask, TaskModule):
             metrics = None
             if self.teacher_test is not None:
                 teacher_ap = per_attribute_ap(self.teacher_test, labels)
-                accuracy = torchmetrics.functional.classification.multilabel_accuracy(
-                    self.teacher_test, as_targets(labels), self.num_classes, average="macro", ignore_index=-1)
-                metrics = {"mean_ap": mean_over_known(teacher_ap), "mean_accuracy": float(accuracy)}
+                accuracy = per_attribute_accuracy(self.teacher_test, labels)
+                metrics = {"mean_ap": mean_over_known(teacher_ap), "mean_accuracy": mean_over_known(accuracy)}
             teacher_row = self.teacher_row(metrics, latency_repeats)
             extra["teacher"] = teacher_row
         extra["per_attribute"] = {

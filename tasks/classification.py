@@ -1,6 +1,11 @@
-"""Image classification on any backbone (the paper's Stanford Dogs task, Table 10, and custom ImageFolder data)."""
+"""Image classification on any backbone (the paper's Stanford Dogs task, Table 10, and custom ImageFolder data).
+
+After testing, results.json gets `per_class` (each class's accuracy and number of test images, by name) and the run
+folder `confusion_matrix.png`."""
 from __future__ import annotations
 
+import math
+from pathlib import Path
 from typing import Any, Sequence
 
 import torch
@@ -11,7 +16,11 @@ from torch.nn import functional as F
 from backbone import Backbone
 
 from .core.heads import pooled_head
+from .core.io import save_figure, subplots
 from .core.module import TaskModule
+
+CONFUSION_FILE = "confusion_matrix.png"
+NUMBERED_CELLS_UP_TO = 20  # classes: above, the confusion matrix shows colours only (numbers would not read)
 
 
 class ClassificationTask(TaskModule):
@@ -45,6 +54,8 @@ class ClassificationTask(TaskModule):
                 "top5": torchmetrics.Accuracy("multiclass", num_classes=num_classes, top_k=top5),
             }, prefix=f"{stage}/"))
         self.train_top1 = torchmetrics.Accuracy("multiclass", num_classes=num_classes, top_k=1)
+        self.test_confusion = torchmetrics.classification.MulticlassConfusionMatrix(num_classes)
+        self.confusion: torch.Tensor | None = None  # the last test's [true, predicted] counts
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         """Class logits (B, num_classes)."""
@@ -70,6 +81,8 @@ class ClassificationTask(TaskModule):
         logits = self(images)
         metrics = getattr(self, f"{stage}_metrics")
         metrics.update(logits, labels)
+        if stage == "test":
+            self.test_confusion.update(logits, labels)
         self.log(f"{stage}/loss", F.cross_entropy(logits, labels), batch_size=len(labels), sync_dist=True)
         self.log_dict(metrics, prog_bar=stage == "val", batch_size=len(labels))
 
@@ -78,3 +91,54 @@ class ClassificationTask(TaskModule):
 
     def test_step(self, batch, batch_idx):
         self._evaluate(batch, "test")
+
+    def on_test_epoch_start(self) -> None:
+        self.test_confusion.reset()
+
+    def on_test_epoch_end(self) -> None:
+        self.confusion = self.test_confusion.compute().cpu()  # summed over DDP ranks
+        self.test_confusion.reset()
+
+    def report(self, results: dict[str, Any], latency_repeats: int) -> dict[str, Any]:
+        """Per-class accuracy (the share of each class's test images predicted as it; None for a class without
+        test images) and support, by class name; the confusion matrix as a picture."""
+        if self.confusion is None:
+            return {}
+        plot = plot_confusion(self.confusion, self.class_names, self.output_dir / CONFUSION_FILE)
+        return {"per_class": per_class_accuracy(self.confusion, self.class_names), "plots": [str(plot)]}
+
+
+def per_class_accuracy(confusion: torch.Tensor, names: Sequence[str]) -> dict[str, dict[str, Any]]:
+    """{class name: {"accuracy": correct / test images of the class (None without any), "support": its test
+    images}} from a [true, predicted] confusion matrix."""
+    support = confusion.sum(1)
+    correct = confusion.diagonal()
+    return {name: {"accuracy": round(float(correct[i]) / int(support[i]), 6) if support[i] else None,
+                   "support": int(support[i])} for i, name in enumerate(names)}
+
+
+def plot_confusion(confusion: torch.Tensor, names: Sequence[str], path: Path) -> Path:
+    """The confusion matrix, each true class's row as shares of its images (so classes of any size compare);
+    counts written in the cells up to NUMBERED_CELLS_UP_TO classes; the figure and labels scale with the number of
+    classes (120 stay legible)."""
+    count = len(names)
+    shares = confusion.double() / confusion.sum(1, keepdim=True).clamp(min=1)
+    side = min(max(5.0, 0.16 * count + 3.0), 24.0)
+    fontsize = max(4.0, min(9.0, 0.6 * 72 * 0.75 * side / max(count, 1)))  # 60% of a row's height, in points
+    fig, ax = subplots(figsize=(side + 1.2, side))
+    image = ax.imshow(shares.numpy(), cmap="Blues", vmin=0, vmax=1, interpolation="nearest")
+    ax.set_xticks(range(count), list(names), rotation=90, fontsize=fontsize)
+    ax.set_yticks(range(count), list(names), fontsize=fontsize)
+    ax.set_xlabel("predicted class")
+    ax.set_ylabel("true class")
+    total, correct = int(confusion.sum()), int(confusion.diagonal().sum())
+    ax.set_title(f"test confusion matrix: {total} images, {correct / max(total, 1):.1%} correct", fontsize=10)
+    if count <= NUMBERED_CELLS_UP_TO:
+        for i, j in confusion.nonzero().tolist():
+            value = int(confusion[i, j])
+            if value:
+                ax.text(j, i, str(value), ha="center", va="center", fontsize=fontsize,
+                        color="white" if shares[i, j] > 0.5 else "black")
+    fig.colorbar(image, ax=ax, fraction=min(0.046, 0.3 / side), pad=0.02,
+                 label="share of the true class's test images")
+    return save_figure(fig, path, dpi=max(100, min(150, math.ceil(3000 / (side + 1.2)))))

@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from tasks.engine.config import ConfigError
+
 from tasks.engine import compare
 
 from conftest import REPO, TINY_DOGS
@@ -38,16 +40,16 @@ def test_multirun_ends_with_the_report_and_the_failure_in_it(sweep):
     folder, done = sweep
     # Hydra runs every job, then exits with the failed job's error: the report is written all the same
     assert done.returncode != 0, done.stdout[-2000:]
-    assert "backbone.width_mult must be > 0" in done.stderr
+    assert "error: backbone.width_mult=-1: must be a number > 0" in done.stderr
     assert {"comparison.md", "comparison.csv", *PLOTS} <= {p.name for p in folder.iterdir()}
     rows = read_csv(folder / "comparison.csv")
     assert [r["status"] for r in rows] == ["ok", "ok", "failed"]  # finished runs first, by headline
     failed = rows[2]
     assert failed["backbone"] == "mobilenet_v1_-1" and failed["run_dir"] == str(folder / "1")
-    assert failed["error"] == "ValueError: backbone.width_mult must be > 0, got -1"  # the root error's last line
+    assert failed["error"] == "backbone.width_mult=-1: must be a number > 0"  # the error's one line
     assert "Traceback" in (folder / "1" / "error.txt").read_text()
     table = (folder / "comparison.md").read_text()
-    assert "**failed**: ValueError: backbone.width_mult must be > 0, got -1" in table
+    assert "**failed**: backbone.width_mult=-1: must be a number > 0" in table
     for png in PLOTS:
         assert f"]({png})" in table and (folder / png).read_bytes()[:4] == b"\x89PNG"
 
@@ -113,12 +115,12 @@ def test_cli_rebuilds_one_report_across_sweeps(sweep, tmp_path, capsys):
     rows = read_csv(out / "comparison.csv")
     assert len(rows) == 4 and rows[0]["backbone"] == "resnet50" and rows[0]["pareto"] == "mult-adds, latency"
     assert "resnet50" in capsys.readouterr().out and (out / "top1_vs_mult_adds.png").is_file()
-    with pytest.raises(SystemExit):  # several folders need --out
+    with pytest.raises(ConfigError, match="several folders"):  # several folders need --out
         compare.main([str(folder), str(other)])
-    with pytest.raises(SystemExit):
+    with pytest.raises(ConfigError, match="no such folder"):
         compare.main([str(tmp_path / "missing")])
     (tmp_path / "empty").mkdir()
-    with pytest.raises(SystemExit):
+    with pytest.raises(ConfigError, match="no runs"):
         compare.main([str(tmp_path / "empty")])
 
 
@@ -220,3 +222,21 @@ def test_a_paper_table_sweep_runs_from_its_config_and_shares_one_teacher(tmp_pat
         teacher = json.loads((tmp_path / job / "results.json").read_text())["teacher"]
         assert teacher["run_dir"] == str(tmp_path / "teacher")
     assert {r["headline_metric"] for r in rows} == {"mean_ap"} and (tmp_path / "mean_ap_vs_mult_adds.png").is_file()
+
+
+def test_evaluations_and_metrics_from_another_split_are_labelled(sweep, tmp_path):
+    """An eval.py folder is a row labelled as an evaluation; metrics not from a disjoint test split say where
+    they come from, in the table and its footnote."""
+    folder, _ = sweep
+    results = json.loads((folder / "0" / "results.json").read_text())
+    for name, extra in [("evaluation", {"kind": "evaluation"}),
+                        ("coco_like", {"metrics_split": "val (no test split in the data; the checkpoint was also "
+                                                        "selected on it)"})]:
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "results.json").write_text(json.dumps({**results, **extra}))
+    compare.write_report([tmp_path], tmp_path)
+    table = (tmp_path / "comparison.md").read_text()
+    assert "| dogs (evaluation) |" in table
+    assert table.count("(val†)") == 1 and f"† {tmp_path / 'coco_like'}: metrics from val (no test split" in table
+    rows = {Path(r["run_dir"]).name: r for r in read_csv(tmp_path / "comparison.csv")}
+    assert rows["evaluation"]["kind"] == "evaluation" and rows["coco_like"]["kind"] == "training"

@@ -391,11 +391,30 @@ def test_unreadable_image_names_the_file(tmp_path, damage, decode_cache_gb):
     else:
         Image.fromarray(np.random.default_rng(0).integers(0, 255, (40, 40, 3), dtype=np.uint8)).save(path)
         path.write_bytes(path.read_bytes()[:300])
-    dm = module(root, decode_cache_gb=decode_cache_gb)
-    with pytest.raises(DatasetError, match=r"val2017/b\.jpg"):
+    dm = module(root, decode_cache_gb=decode_cache_gb, bad_images="error")
+    with pytest.raises(DatasetError, match=r"cannot read image .*val2017/b\.jpg.*data\.bad_images=skip"):
         dm.setup("test")
         for _ in dm.val_dataloader():
             pass
+
+
+@pytest.mark.parametrize("decode_cache_gb", [8.0, 0.0])
+def test_unreadable_image_is_left_out_of_the_split_and_its_ground_truth(tmp_path, decode_cache_gb, caplog):
+    annotations = [{"id": 1, "image_id": 11, "category_id": 9, "bbox": [4, 5, 20, 10]},
+                   {"id": 2, "image_id": 12, "category_id": 4, "bbox": [1, 2, 10, 10]}]
+    root = write_dataset(tmp_path, annotations)
+    (root / "val2017" / "a.jpg").write_bytes(b"")
+    dm = module(root, decode_cache_gb=decode_cache_gb)
+    assert dm.skipped_images == []
+    with caplog.at_level(logging.WARNING, logger="data.images"):
+        dm.setup("test")
+    assert dm.skipped_images == [str(root / "val2017" / "a.jpg")] and "left out 1 unreadable image" in caplog.text
+    assert dm.coco_gt("val").getImgIds() == [12] and sorted(dm.coco_gt("val").anns) == [2]  # not counted as missed
+    assert dm.image_paths("test") == [root / "val2017" / "b.jpg"]
+    (images,), (targets,) = zip(*[batch for batch in dm.test_dataloader()])
+    assert [t["image_id"] for t in targets] == [12] and targets[0]["boxes"].tolist() == [[1, 2, 11, 12]]
+    dm.setup("fit")  # the train split's a.jpg is readable: kept
+    assert len(dm.datasets["train"]) == 2 and dm.skipped_images == [str(root / "val2017" / "a.jpg")]
 
 
 @pytest.mark.parametrize("decode_cache_gb", [8.0, 0.0])
@@ -413,8 +432,13 @@ def test_missing_paths_say_how_to_fix(tmp_path):
         module(tmp_path / "nowhere")
     root = write_dataset(tmp_path / "ds")
     shutil.rmtree(root / "train2017")
+    dm = module(root)  # testing does not need the train images: only training does
+    dm.setup("test")
     with pytest.raises(DatasetError, match=r"image folder not found: .*train2017.*data\.root=null"):
-        module(root)
+        dm.setup("fit")
+    (root / "annotations" / "instances_train2017.json").unlink()
+    with pytest.raises(DatasetError, match=r"annotation file not found: .*instances_train2017\.json.*data\.root="):
+        module(root).setup("fit")
     root = write_dataset(tmp_path / "ds1")
     (root / "annotations" / "instances_val2017.json").unlink()
     with pytest.raises(DatasetError, match=r"annotation file not found: .*instances_val2017\.json.*data\.root="):
@@ -435,3 +459,114 @@ def test_absolute_paths_and_disagreeing_categories(tmp_path):
     assert dm.num_classes == 2
     with pytest.raises(DatasetError, match="list different categories"):
         dm.setup("fit")
+
+
+def test_evaluating_on_an_export_needs_only_its_val_files(tmp_path):
+    """eval.py ckpt=<run> data.root=/my/export: the run's config names train files the export does not have."""
+    root = write_dataset(tmp_path)
+    shutil.rmtree(root / "train2017")
+    (root / "annotations" / "instances_train2017.json").unlink()
+    dm = module(root)
+    assert dm.class_names == ["cat", "dog"]
+    dm.setup("test")
+    images, targets = next(iter(dm.test_dataloader()))
+    assert [t["image_id"] for t in targets] == [11, 12]
+    assert dm.metrics_split.startswith("val (no test split in the data;")
+
+
+ROBOFLOW_CATS = [{"id": 0, "name": "pets-xyz", "supercategory": "none"},
+                 {"id": 1, "name": "cat", "supercategory": "pets-xyz"},
+                 {"id": 2, "name": "dog", "supercategory": "pets-xyz"}]
+
+
+def test_placeholder_category_is_not_a_class(tmp_path, caplog):
+    anns = [{"id": 1, "image_id": 11, "category_id": 2, "bbox": [4, 5, 20, 10]}]
+    with caplog.at_level(logging.INFO, logger="data.coco"):
+        dm = module(write_dataset(tmp_path / "a", anns, categories=ROBOFLOW_CATS))
+    assert dm.category_ids == [1, 2] and dm.class_names == ["cat", "dog"] and dm.num_classes == 2
+    assert "category 'pets-xyz' (id 0) not a class" in caplog.text
+    assert sorted(dm.coco_gt("val").cats) == [1, 2]
+    dm.setup("fit")
+    _, target = dm.datasets["train"][0]
+    assert target["labels"].tolist() == [2] and dm.to_coco_category(2) == 2
+    # an unused category that is no other's parent stays a class (a val split may lack a rare class)
+    cats = [{"id": 1, "name": "cat", "supercategory": "animal"}, {"id": 2, "name": "dog", "supercategory": "animal"},
+            {"id": 3, "name": "okapi", "supercategory": "animal"}]
+    assert module(write_dataset(tmp_path / "b", anns, categories=cats)).class_names == ["cat", "dog", "okapi"]
+    # used by an annotation: a class, whatever its name
+    used = [*anns, {"id": 2, "image_id": 12, "category_id": 0, "bbox": [1, 1, 5, 5]}]
+    assert module(write_dataset(tmp_path / "c", used, categories=ROBOFLOW_CATS)).num_classes == 3
+
+
+def test_segmentation_only_annotations_get_the_box_of_their_mask(tmp_path, caplog):
+    polygon = [[10, 8, 30, 8, 30, 20, 10, 20]]  # a 20 x 12 rectangle at (10, 8)
+    rle = mask_util.encode(np.asfortranarray(np.pad(np.ones((6, 9), np.uint8), ((30, 4), (40, 15)))))  # 40x64
+    rle = {"size": rle["size"], "counts": rle["counts"].decode()}
+    mask = np.zeros((40, 40), np.uint8)
+    mask[5:15, 3:10] = 1
+    uncompressed = {"size": [40, 40], "counts": [int(v) for v in _runs(mask)]}
+    anns = [{"id": 1, "image_id": 11, "category_id": 4, "segmentation": polygon},                 # no bbox key
+            {"id": 2, "image_id": 11, "category_id": 9, "bbox": [], "segmentation": rle},        # empty bbox, RLE
+            {"id": 3, "image_id": 12, "category_id": 4, "segmentation": uncompressed, "bbox": None},
+            {"id": 4, "image_id": 12, "category_id": 9, "bbox": [1, 1, 4, 4]}]                   # a plain box
+    with caplog.at_level(logging.INFO, logger="data.coco"):
+        dm = module(write_dataset(tmp_path, anns))
+    assert "3 annotation(s) without a bbox got the box of their segmentation mask" in caplog.text
+    gt = dm.coco_gt("val")
+    assert gt.anns[1]["bbox"] == [10, 8, 20, 12] and gt.anns[1]["area"] == pytest.approx(20 * 12, abs=40)
+    assert gt.anns[2]["bbox"] == [40, 30, 9, 6] and gt.anns[2]["area"] == 54
+    assert gt.anns[3]["bbox"] == [3, 5, 7, 10] and gt.anns[4]["bbox"] == [1, 1, 4, 4]
+    dm.setup("test")
+    _, target = dm.datasets["val"][0]
+    assert target["boxes"].tolist() == [[10, 8, 30, 20], [40, 30, 49, 36]]
+    with pytest.raises(DatasetError, match=r"annotation id 5 has no bbox and no segmentation"):
+        module(write_dataset(tmp_path / "bad", [{"id": 5, "image_id": 11, "category_id": 4}]))
+    with pytest.raises(DatasetError, match=r"annotation id 6 has no bbox and a segmentation pycocotools cannot read"):
+        module(write_dataset(tmp_path / "bad2", [{"id": 6, "image_id": 11, "category_id": 4,
+                                                  "segmentation": {"counts": "x"}}]))
+
+
+def _runs(mask: np.ndarray) -> list[int]:
+    """COCO's uncompressed RLE counts of a mask (column-major, starting with a run of zeros)."""
+    flat, runs, value, count = mask.flatten(order="F"), [], 0, 0
+    for v in flat:
+        if v == value:
+            count += 1
+        else:
+            runs.append(count)
+            value, count = v, 1
+    return [*runs, count]
+
+
+@pytest.mark.parametrize("decode_cache_gb", [8.0, 0.0])
+@pytest.mark.parametrize("orientation", [6, 8])
+def test_rotated_phone_photo_with_its_displayed_size(tmp_path, orientation, decode_cache_gb):
+    """A labelling tool records a phone photo's displayed size and draws boxes on the displayed image."""
+    displayed = np.full((96, 128, 3), 40, np.uint8)  # 128 wide, 96 high as shown
+    displayed[20:50, 70:110] = (250, 30, 30)  # the object: x 70..110, y 20..50
+    root = write_dataset(tmp_path, [{"id": 1, "image_id": 11, "category_id": 9, "bbox": [70, 20, 40, 30]}],
+                         [{"id": 11, "file_name": "phone.jpg", "width": 128, "height": 96}])
+    for split in ("train2017", "val2017"):
+        stored = Image.fromarray(np.ascontiguousarray(np.rot90(displayed, 1 if orientation == 6 else -1)))
+        exif = stored.getexif()
+        exif[0x0112] = orientation
+        stored.save(root / split / "phone.jpg", quality=95, exif=exif.tobytes())
+    with Image.open(root / "val2017" / "phone.jpg") as raw:
+        assert raw.size == (96, 128)  # stored sideways: the old reader said "is 96x128 but the JSON says 128x96"
+    dm = module(root, decode_cache_gb=decode_cache_gb, augment="none")
+    dm.setup("fit")
+    for split in ("val", "train"):
+        image, target = dm.datasets[split][0]
+        assert image.shape == (3, 96, 128)
+        x0, y0, x1, y1 = (int(v) for v in target["boxes"][0])
+        inside = image[:, y0 + 2:y1 - 2, x0 + 2:x1 - 2]
+        assert inside[0].mean() > 0.9 and inside[1].mean() < 0.25  # the box lands on the red object
+    # a json that gives the stored size (a tool that ignored the EXIF tag) gets the stored pixels
+    (root / "val2017" / "plain.jpg").write_bytes((root / "val2017" / "phone.jpg").read_bytes())
+    data = json.loads((root / "annotations" / "instances_val2017.json").read_text())
+    data["images"] = [{"id": 11, "file_name": "plain.jpg", "width": 96, "height": 128}]
+    data["annotations"] = []
+    (root / "annotations" / "instances_val2017.json").write_text(json.dumps(data))
+    dm = module(root, decode_cache_gb=decode_cache_gb)
+    dm.setup("test")
+    assert dm.datasets["val"][0][0].shape == (3, 128, 96)

@@ -1,6 +1,7 @@
 """Stanford Dogs reader and ImageFolder module on generated fixtures in the real formats, and their errors."""
 from __future__ import annotations
 
+import logging
 import shutil
 from pathlib import Path
 
@@ -116,10 +117,42 @@ def test_unreadable_image_names_the_file(dogs_copy, damage, decode_cache_gb):
     path = dogs_copy / "Images" / files[0]
     data = path.read_bytes()
     path.write_bytes(data[: len(data) // 2] if damage == "truncated" else b"hello, not a jpeg")
-    dm = module(dogs_copy, val_fraction=0.0, decode_cache_gb=decode_cache_gb)
+    dm = module(dogs_copy, val_fraction=0.0, decode_cache_gb=decode_cache_gb, bad_images="error")
     with pytest.raises(DatasetError, match=f"cannot read image {path}"):
         dm.setup()
         next(iter(dm.test_dataloader()))
+
+
+@pytest.mark.parametrize("decode_cache_gb", [8.0, 0.0])
+def test_unreadable_images_are_left_out_by_default(dogs_copy, decode_cache_gb, caplog):
+    files, labels = read_list(dogs_copy / "lists" / "train_list.mat")
+    test_files, _ = read_list(dogs_copy / "lists" / "test_list.mat")
+    bad = [dogs_copy / "Images" / files[2], dogs_copy / "Images" / test_files[1]]
+    bad[0].write_bytes(b"")
+    bad[1].write_bytes(bad[1].read_bytes()[:200])
+    dm = module(dogs_copy, decode_cache_gb=decode_cache_gb)
+    with caplog.at_level(logging.WARNING):
+        dm.setup()
+    assert sorted(dm.skipped_images) == sorted(map(str, bad)) and "left out 2 unreadable image(s)" in caplog.text
+    assert len(dm.datasets["train"]) + len(dm.datasets["val"]) == 17 and len(dm.datasets["test"]) == 8
+    label_of = {dogs_copy / "Images" / f: label for f, label in zip(files, labels)}
+    for dataset in dm.datasets.values():
+        assert not set(bad) & {p for p, _ in dataset.samples}
+        for path, label in dataset.samples[:6]:
+            if path in label_of:
+                assert label == label_of[path]
+    for images, _ in dm.test_dataloader():
+        pass
+
+
+def test_metrics_split(dogs_root):
+    dm = module(dogs_root)
+    dm.setup()
+    assert dm.metrics_split == "test"
+    dm = module(dogs_root, val_fraction=0.0)
+    dm.setup()
+    assert dm.metrics_split == ("val (data.val_fraction=0 validates on the test list; the checkpoint was also "
+                                "selected on it)")
 
 
 def test_missing_annotation_with_crop_to_box(dogs_copy):
@@ -139,11 +172,13 @@ def make_folder(root: Path, classes: dict[str, int]) -> Path:
 
 def test_image_folder_split_by_fraction(tmp_path):
     root = make_folder(tmp_path / "photos", {"cat": 10, "dog": 5})
-    dm = ImageFolderDataModule(root=str(root), val_fraction=0.2, image_size=16, batch_size=4, num_workers=0)
+    dm = ImageFolderDataModule(root=str(root), val_fraction=0.2, test_fraction=0.2, image_size=16, batch_size=4,
+                               num_workers=0)
     assert dm.class_names == ["cat", "dog"] and dm.num_classes == 2
     dm.setup()
-    assert len(dm.datasets["train"]) == 12 and len(dm.datasets["val"]) == 3
-    assert dm.datasets["val"].samples == dm.datasets["test"].samples
+    assert {k: len(v) for k, v in dm.datasets.items()} == {"train": 9, "val": 3, "test": 3}
+    assert not {p for p, _ in dm.datasets["val"].samples} & {p for p, _ in dm.datasets["test"].samples}
+    assert dm.metrics_split == "test"
     images, labels = next(iter(dm.val_dataloader()))
     assert images.shape == (3, 3, 16, 16)
 

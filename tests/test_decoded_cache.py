@@ -310,9 +310,12 @@ def test_data_module_settings_and_lists_key_the_store(dogs_root, tmp_path):
     assert reseeded.datasets["train"].store.folder != small.datasets["train"].store.folder
     assert reseeded.datasets["test"].store.folder == small.datasets["test"].store.folder  # the same test list
     root = photos(tmp_path / "p", [(20, 16)] * 10)
-    folder = ImageFolderDataModule(root=str(root), image_size=16, num_workers=0)
+    folder = ImageFolderDataModule(root=str(root), image_size=16, num_workers=0, test_fraction=0.0)
     folder.setup("fit")  # validation = test: one store
     assert folder.datasets["val"].store.folder == folder.datasets["test"].store.folder
+    folder = ImageFolderDataModule(root=str(root), image_size=16, num_workers=0)
+    folder.setup("fit")  # a held-out test split: a store of its own
+    assert folder.datasets["val"].store.folder != folder.datasets["test"].store.folder
 
 
 def test_store_pickles_as_its_folder(tmp_path):
@@ -348,13 +351,19 @@ def test_failed_build_names_the_file_and_leaves_nothing_complete(tmp_path):
     assert len(store) == 2 and is_complete(store.folder, json.loads((store.folder / ".complete.json").read_text()))
 
 
-def test_corrupt_image_fails_the_setup_naming_it(dogs_root, tmp_path):
+def test_corrupt_image_fails_the_setup_naming_it(dogs_root, tmp_path, monkeypatch):
+    import os
     import shutil
     root = Path(shutil.copytree(dogs_root, tmp_path / "dogs"))
     bad = sorted((root / "Images").rglob("*.jpg"))[4]
     bad.write_bytes(bad.read_bytes()[:200])
     with pytest.raises(DatasetError, match=f"cannot read image {bad}"):
-        dogs(root)
+        dogs(root, bad_images="error")  # found when the files are screened
+    assert str(bad) in dogs(root).skipped_images  # the default leaves it out (tests/test_images.py)
+    monkeypatch.setattr("data.images.image_problem", lambda path: None)  # a file the screening would miss ...
+    os.utime(bad, ns=(1, 1))  # (a new fingerprint: screened again)
+    with pytest.raises(DatasetError, match=f"cannot read image {bad}"):
+        dogs(root)  # ... stops the build that decodes it, named
 
 
 def test_over_budget_streams_with_a_log_line(tmp_path, caplog):

@@ -13,6 +13,7 @@ from torch.utils.data import DataLoader
 
 from backbone import MobileNetV1
 from tasks.detection import DETECTIONS_FILE, METRICS, DetectionTask, coco_evaluate, to_coco_results
+from tasks.detection.coco_eval import per_category_ap, run_cocoeval
 
 try:  # tests/ as a package or as rootdir-relative modules
     from .conftest import TINY_DETECTION, TINY_SSD, compose_config
@@ -95,6 +96,49 @@ def test_coco_evaluate_perfect_empty_and_category_mapping():
     assert coco_evaluate(gt, [r for r in perfect if r["image_id"] in two], two)[0]["AP"] == pytest.approx(1.0)
 
 
+def independent_category_ap(gt: COCO, results: list[dict], category: int) -> float:
+    """pycocotools' own AP@[.5:.95] of one category: COCOeval restricted to it (params.catIds), its stats[0]."""
+    import contextlib
+    import io
+
+    from pycocotools.cocoeval import COCOeval
+    with contextlib.redirect_stdout(io.StringIO()):
+        evaluator = COCOeval(gt, gt.loadRes([dict(r) for r in results]), "bbox")
+        evaluator.params.catIds = [category]
+        evaluator.evaluate()
+        evaluator.accumulate()
+        evaluator.summarize()
+    return float(evaluator.stats[0])
+
+
+def test_per_category_ap_matches_pycocotools_per_category():
+    """Each category's AP from the precision array equals pycocotools' evaluation of that category alone; a
+    category without ground truth has none (None), not 0."""
+    gt, samples = make_gt(num_images=8, seed=3)
+    gt.dataset["categories"].append({"id": 11, "name": "class11"})  # no ground-truth box
+    gt.createIndex()
+    rng = np.random.default_rng(1)
+    results = []
+    for _, target in samples:
+        for box, label in zip(target["boxes"].tolist(), target["labels"].tolist()):
+            shift = float(rng.integers(0, 8)) if label == 1 else 0.0  # class 5 located worse than class 9
+            results.append({"image_id": target["image_id"], "category_id": CATEGORY_IDS[label - 1],
+                            "bbox": [box[0] + shift, box[1], box[2] - box[0], box[3] - box[1]],
+                            "score": float(rng.random())})
+        results.append({"image_id": target["image_id"], "category_id": 11, "bbox": [1, 1, 10, 10], "score": 0.9})
+        results.append({"image_id": target["image_id"], "category_id": 9, "bbox": [30, 30, 20, 20], "score": 0.5})
+    evaluator, _ = run_cocoeval(gt, results)
+    found = per_category_ap(evaluator)
+    assert set(found) == {5, 9, 11}
+    for category in (5, 9):
+        assert found[category]["AP"] == pytest.approx(independent_category_ap(gt, results, category), abs=1e-9)
+        assert found[category]["instances"] == len(gt.getAnnIds(catIds=[category]))
+    assert 0 < found[5]["AP"] < found[9]["AP"] < 1
+    assert found[11] == {"AP": None, "AP50": None, "instances": 0}
+    # the mean of the categories with ground truth is COCOeval's own AP
+    assert np.mean([found[c]["AP"] for c in (5, 9)]) == pytest.approx(evaluator.stats[0], abs=1e-9)
+
+
 def test_task_logs_pycocotools_metrics_saves_them_and_draws(tmp_path, caplog):
     torch.manual_seed(0)
     dm = FakeCOCODataModule()
@@ -115,7 +159,27 @@ def test_task_logs_pycocotools_metrics_saves_them_and_draws(tmp_path, caplog):
     rescored, _ = coco_evaluate(dm.gt, saved)  # the saved json, scored independently on every GT image
     assert logged == pytest.approx(rescored, abs=1e-6)
     assert sorted(p.name for p in (tmp_path / "predictions").glob("*.png")) == ["100.png", "103.png", "106.png"]
+    from torchvision.io import read_image
+    assert min(read_image(str(tmp_path / "predictions" / "100.png")).shape[1:]) >= 512  # 64 px images, upscaled
     assert "COCO bbox evaluation on 6 images" in caplog.text
+    assert "Average Precision" not in caplog.text  # pycocotools' summary of the metrics logged anyway: not shown
+    # results.json `per_class`: each category's AP by name, as pycocotools scores that category alone
+    per_class = task.report({}, 1)["per_class"]
+    assert list(per_class) == ["class5", "class9"]
+    for name, category in zip(per_class, CATEGORY_IDS):
+        assert per_class[name]["AP"] == pytest.approx(independent_category_ap(dm.gt, saved, category), abs=1e-6)
+
+
+def test_annotate_draws_at_a_readable_size():
+    task = DetectionTask(MobileNetV1(width_mult=0.25), 2, "ssd", {"size": 64})
+    image = torch.rand(3, 90, 120)
+    output = {"boxes": torch.tensor([[10.0, 10.0, 50.0, 60.0]]), "labels": torch.tensor([1]),
+              "scores": torch.tensor([0.9])}
+    record = task.describe([output])[0]
+    picture = task.annotate(image, output, record)
+    assert picture.dtype == torch.uint8 and tuple(picture.shape) == (3, 512, 683)
+    # the box is drawn where the detection is, scaled with the image: red on its left edge, not at the old one
+    assert picture[0, 200, round(10 * 512 / 90)] == 255 and picture[1, 200, round(10 * 512 / 90)] == 0
 
 
 # ------------------------------------------------------------------------------------------- end-to-end (runner)
@@ -144,6 +208,13 @@ def test_end_to_end_run_metrics_match_saved_detections(task, tmp_path):
     rescored, _ = coco_evaluate(gt, saved, gt.getImgIds())
     assert results["metrics"] == pytest.approx(rescored, abs=1e-6)
     assert len(list((tmp_path / "predictions").glob("*.png"))) == 2
+    per_class = json.loads((tmp_path / "results.json").read_text())["per_class"]
+    assert list(per_class) == [gt.cats[c]["name"] for c in sorted(gt.getCatIds())]
+    for category in sorted(gt.getCatIds()):
+        row = per_class[gt.cats[category]["name"]]
+        assert row["instances"] == len(gt.getAnnIds(catIds=[category], iscrowd=False))
+        if row["instances"] and saved:
+            assert row["AP"] == pytest.approx(independent_category_ap(gt, saved, category), abs=1e-6)
 
 
 @pytest.mark.slow

@@ -16,8 +16,9 @@ from conftest import compose_config
 from data.attributes import (AttributesDataModule, read_attribute_csv, read_celeba_attributes,
                              read_celeba_partition)
 from data.errors import DatasetError
-from tasks.attributes import per_attribute_ap
+from tasks.attributes import per_attribute_accuracy, per_attribute_ap
 from tasks.distill import TeacherError
+from tasks.engine.config import ConfigError
 from tasks.engine.run import train_and_test
 
 TINY_FACES = [
@@ -93,10 +94,9 @@ def test_celeba_count_line_and_file_mismatches(tmp_path):
 def test_unreadable_image_names_the_file(tmp_path):
     root = celeba(tmp_path, ["000001.jpg -1  1", "000002.jpg  1  1"], ["000001.jpg 0", "000002.jpg 2"])
     (root / "img_align_celeba" / "000001.jpg").write_bytes(b"not a jpeg")
-    dm = AttributesDataModule(root=str(root), image_size=8, num_workers=0, decode_cache_gb=0)
-    dm.setup("fit")
-    with pytest.raises(DatasetError, match="000001.jpg"):
-        dm.datasets["train"][0]
+    with pytest.raises(DatasetError, match="000001.jpg"):  # data.bad_images=error; skip is tests/test_images.py
+        dm = AttributesDataModule(root=str(root), image_size=8, num_workers=0, decode_cache_gb=0, bad_images="error")
+        dm.setup("fit")
 
 
 def test_attribute_csv(tmp_path):
@@ -164,6 +164,24 @@ def test_mean_ap_matches_sklearn_with_unknown_labels():
     assert np.isnan(per_attribute_ap(torch.from_numpy(scores), torch.from_numpy(labels_unknown)).numpy()[3])
 
 
+def test_an_attribute_unknown_throughout_a_split_is_left_out():
+    """A CSV column left empty in a split (every label of that attribute unknown): its AP and accuracy are NaN
+    (left out of the means), the other attributes' match scikit-learn on their known labels."""
+    from sklearn.metrics import accuracy_score
+    rng = np.random.default_rng(2)
+    labels = (rng.random((60, 4)) < 0.4).astype(np.float32)
+    labels[rng.random((60, 4)) < 0.1] = np.nan
+    labels[:, 2] = np.nan  # the column left empty
+    scores = rng.random((60, 4)).astype(np.float32)
+    ap = per_attribute_ap(torch.from_numpy(scores), torch.from_numpy(labels)).numpy()
+    accuracy = per_attribute_accuracy(torch.from_numpy(scores), torch.from_numpy(labels)).numpy()
+    assert np.isnan(ap[2]) and np.isnan(accuracy[2])
+    for a in (0, 1, 3):
+        known = ~np.isnan(labels[:, a])
+        assert ap[a] == pytest.approx(average_precision_score(labels[known, a], scores[known, a]), abs=1e-5)
+        assert accuracy[a] == pytest.approx(accuracy_score(labels[known, a], scores[known, a] > 0.5), abs=1e-6)
+
+
 # ------------------------------------------------------------------------------------------------ end to end
 def test_two_stages_end_to_end_and_resume_reuses_teacher(tmp_path):
     results = train_and_test(compose_config([*TINY_STUDENT, TINY_TEACHER_OVERRIDES], tmp_path / "run"))
@@ -193,7 +211,7 @@ def test_two_stages_end_to_end_and_resume_reuses_teacher(tmp_path):
     assert resumed["start_step"] == 0 and resumed["global_step"] == results["global_step"]
     # a folder whose teacher was trained with another config is never reused silently
     changed = TINY_TEACHER_OVERRIDES.replace("width_mult=0.25", "width_mult=0.5")
-    with pytest.raises(TeacherError, match=r"holds a teacher trained with another config \(backbone.width_mult"):
+    with pytest.raises(ConfigError, match=r"resume: these overrides differ from the run's config .*teacher.overrides"):
         train_and_test(compose_config([*TINY_STUDENT, changed, "resume=last"], tmp_path / "run"))
 
 
@@ -214,6 +232,58 @@ def test_labels_baseline_and_its_mean_ap_against_sklearn(tmp_path):
     assert results["metrics"]["mean_ap"] == pytest.approx(float(np.mean(aps)), abs=1e-4)
     assert results["prevalence_baseline_mean_ap"] == pytest.approx(
         float(np.mean([labels[:, a].mean() for a in range(labels.shape[1]) if labels[:, a].any()])), abs=1e-6)
+
+
+def _csv_splits(folder: Path, blank: str) -> dict[str, Path]:
+    """The tiny generated faces as train / val / test CSVs, attribute `blank` left empty (unknown) in val and
+    test."""
+    from data.generate.faces import ensure_faces
+    generator = {"train": 32, "val": 12, "test": 16, "unlabelled": 0, "width": 40, "height": 48}
+    root = ensure_faces(generator)
+    names, images, labels = read_celeba_attributes(root / "list_attr_celeba.txt")
+    partition = read_celeba_partition(root / "list_eval_partition.txt")
+    files = {}
+    for split in ("train", "val", "test"):
+        lines = ["image," + ",".join(names)]
+        for image, row in zip(images, labels):
+            if partition[image] == split:
+                cells = ["" if split != "train" and name == blank else str(int(v)) for name, v in zip(names, row)]
+                lines.append(f"img_align_celeba/{image}," + ",".join(cells))
+        files[split] = write(folder / f"{split}.csv", "\n".join(lines) + "\n")
+    for image in images:
+        (folder / "img_align_celeba").mkdir(exist_ok=True)
+        shutil.copy(root / "img_align_celeba" / image, folder / "img_align_celeba" / image)
+    return files
+
+
+def test_training_with_an_attribute_unknown_throughout_validation_and_test(tmp_path):
+    """A split whose CSV leaves one attribute's column empty: validation and test run (no IndexError inside
+    torchmetrics), that attribute has no AP (None), and the means are over the others: scikit-learn's on the
+    checkpoint's test predictions."""
+    from PIL import Image
+
+    from tasks.core.checkpoint import load_task_model
+    files = _csv_splits(tmp_path / "data", "Smiling")
+    results = train_and_test(compose_config([
+        "task=face_attributes_teacher", "data.image_size=32", "backbone.width_mult=0.25",
+        *(o for o in TINY_FACES if not o.startswith("data.generator")),
+        f"data.csv={files['train']}", f"data.val_csv={files['val']}", f"data.test_csv={files['test']}",
+        "trainer.max_epochs=2"], tmp_path / "run"))
+    smiling = results["per_attribute"]["Smiling"]
+    assert smiling["ap"] is None and smiling["prevalence"] is None
+    model, _ = load_task_model(results["tested_checkpoint"])
+    dm = AttributesDataModule(csv=str(files["train"]), val_csv=str(files["val"]), test_csv=str(files["test"]),
+                              image_size=32, num_workers=0)
+    images = torch.stack([dm.eval_transform(Image.open(p).convert("RGB")) for _, p in dm.images("test")])
+    with torch.no_grad():
+        scores = torch.sigmoid(model(images)).numpy()
+    labels = dm.labels("test")
+    known = [a for a in range(labels.shape[1]) if not np.isnan(labels[:, a]).all()]
+    assert dm.class_names.index("Smiling") not in known
+    aps = [average_precision_score(labels[:, a], scores[:, a]) for a in known if (labels[:, a] == 1).any()]
+    assert results["metrics"]["mean_ap"] == pytest.approx(float(np.mean(aps)), abs=1e-4)
+    accuracy = [np.mean((scores[:, a] > 0.5) == labels[:, a]) for a in known]
+    assert results["metrics"]["mean_accuracy"] == pytest.approx(float(np.mean(accuracy)), abs=1e-4)
 
 
 def test_online_teacher(tmp_path):

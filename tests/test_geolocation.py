@@ -154,16 +154,25 @@ def test_partition_file_reuse_foreign_partition_and_missing_image(tmp_path):
     (tmp_path / "other.json").write_text(json.dumps(dict(dm.partition, fingerprint="0" * 40)))
     with pytest.raises(DatasetError, match=r"other.json was built from other training photos"):
         geo_data(csv, partition_file=str(tmp_path / "other.json"))
-    (tmp_path / "img" / "p0.jpg").write_bytes(b"not a jpeg")  # unreadable: named when it is decoded
+    (tmp_path / "img" / "p0.jpg").write_bytes(b"not a jpeg")  # unreadable: left out, or named (bad_images=error)
     dm = geo_data(csv)
-    dm.setup("fit")
-    unreadable = next(split for split in ("train", "val", "test") if "img/p0.jpg" in dict(dm.images(split)))
-    index = [i for i, _ in dm.images(unreadable)].index("img/p0.jpg")
-    with pytest.raises(DatasetError, match="p0.jpg"):
-        dm.datasets[unreadable][index]
+    assert dm.skipped_images == [str(tmp_path / "img" / "p0.jpg")]
+    assert all("img/p0.jpg" not in dict(dm.images(split)) for split in ("train", "val", "test"))
+    with pytest.raises(DatasetError, match=r"cannot read image .*p0\.jpg"):
+        geo_data(csv, bad_images="error")
     (tmp_path / "img" / "p0.jpg").unlink()
-    with pytest.raises(DatasetError, match=r"train.csv: 1 image\(s\) missing .* e.g. \['img/p0.jpg'\]"):
+    line = next(n for n, row in enumerate(csv.read_text().splitlines(), start=1) if "p0.jpg" in row)
+    with pytest.raises(DatasetError, match=rf"train.csv:{line}: image 'img/p0.jpg' not found under .* \(1 of the"):
         geo_data(csv)
+
+
+def test_csv_row_naming_a_missing_image_names_file_and_line(tmp_path):
+    Image.new("RGB", (8, 8)).save(tmp_path / "a.jpg")
+    path = write_csv(tmp_path / "photos.csv", "image,lat,lon\na.jpg,1,2\n\nmissing.jpg,3,4\ngone.jpg,5,6\n")
+    assert read_geo_csv(path)[0] == ["a.jpg", "missing.jpg", "gone.jpg"]  # without an image root: not checked
+    with pytest.raises(DatasetError, match=r"photos.csv:4: image 'missing.jpg' not found under .* \(2 of the file's "
+                                           r"3 images are missing\); fix the path or data.image_root"):
+        read_geo_csv(path, image_root=tmp_path)
 
 
 # ------------------------------------------------------------------------------------------------ end to end

@@ -5,6 +5,8 @@ import math
 
 import pytest
 
+from tasks.engine.config import ConfigError
+
 from tasks.engine import paper_tables
 from tasks.engine.paper_tables import ROWS, measure, within
 
@@ -48,5 +50,5 @@ def test_cli_writes_the_markdown_of_the_chosen_tables(tmp_path, capsys):
     assert math.isfinite(ours) and 700 < ours < 900 and "shown" in squeezenet
     assert "| Baseline | — | 1600 |" in text and "not built" in text
     assert text.count("yes (1%)") == 5 and "NO" not in text
-    with pytest.raises(SystemExit):
+    with pytest.raises(ConfigError, match="no such table"):
         paper_tables.main(["3"])

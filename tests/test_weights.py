@@ -119,7 +119,8 @@ def test_wrong_width_names_file_and_key(tmp_path):
         MobileNetV1(width_mult=1.0, pretrained=str(path))
     message = str(err.value)
     assert str(path) in message and "'stem.conv.weight'" in message and "(16, 3, 3, 3)" in message
-    assert "another architecture or width" in message
+    assert "this backbone has width_mult 1 but the weights look like width_mult 0.5" in message
+    assert "backbone.width_mult=0.5" in message  # the fix
 
 
 def test_wrong_architecture_and_timm_weights_into_other_width(tmp_path, timm_v1):

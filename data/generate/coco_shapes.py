@@ -29,7 +29,7 @@ import numpy as np
 from PIL import Image, ImageDraw
 from pycocotools import mask as mask_util
 
-from data.cache import ensure_generated, generated_folder, merge_params
+from data.cache import ensure_embedded, generated_folder, merge_params
 
 DEFAULT_PARAMS: dict = {
     "version": 2,             # bump when the drawing code changes, so caches are regenerated
@@ -349,4 +349,5 @@ def ensure_coco_shapes(generator: dict | None = None, cache_dir: str | Path | No
     data.cache.generated_folder for where."""
     params = resolve_params(generator)
     folder = generated_folder(DEFAULT_FOLDER_NAME, params, DEFAULT_PARAMS, cache_dir)
-    return ensure_generated(folder, params, lambda tmp: generate_coco_shapes(tmp, params))
+    return ensure_embedded("COCO shapes", folder, params, DEFAULT_PARAMS,
+                           lambda tmp: generate_coco_shapes(tmp, params), seconds=20)

@@ -24,7 +24,7 @@ import numpy as np
 import scipy.io
 from PIL import Image, ImageDraw
 
-from data.cache import ensure_generated, generated_folder, merge_params
+from data.cache import ensure_embedded, generated_folder, merge_params
 
 DEFAULT_PARAMS: dict = {
     "version": 5,             # bump when the drawing code changes, so caches are regenerated
@@ -350,4 +350,5 @@ def ensure_dogs(generator: dict | None = None, cache_dir: str | Path | None = No
     data.cache.generated_folder for where."""
     params = resolve_params(generator)
     folder = generated_folder(DEFAULT_FOLDER_NAME, params, DEFAULT_PARAMS, cache_dir)
-    return ensure_generated(folder, params, lambda tmp: generate_dogs(tmp, params))
+    return ensure_embedded("Stanford Dogs", folder, params, DEFAULT_PARAMS,
+                           lambda tmp: generate_dogs(tmp, params), seconds=15)

@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
 
-from data.cache import ensure_generated, generated_folder, merge_params
+from data.cache import ensure_embedded, generated_folder, merge_params
 
 DEFAULT_PARAMS: dict = {
     "version": 1,                    # bump when the drawing code changes, so caches are regenerated
@@ -550,4 +550,5 @@ def ensure_faces(generator: dict | None = None, cache_dir: str | Path | None = N
     data.cache.generated_folder for where."""
     params = resolve_params(generator)
     folder = generated_folder(DEFAULT_FOLDER_NAME, params, DEFAULT_PARAMS, cache_dir)
-    return ensure_generated(folder, params, lambda tmp: generate_faces(tmp, params))
+    return ensure_embedded("CelebA-layout faces", folder, params, DEFAULT_PARAMS,
+                           lambda tmp: generate_faces(tmp, params), seconds=40)

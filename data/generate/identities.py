@@ -37,7 +37,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
 
-from data.cache import ensure_generated, generated_folder, merge_params
+from data.cache import ensure_embedded, generated_folder, merge_params
 from data.generate.faces import (SUPERSAMPLE, Pose, alpha_patch, background, curve, draw_age, draw_clothes,
                                  draw_earrings, draw_glasses, draw_hat, draw_lip_shapes, ellipse, face_outline,
                                  finish, hair_colour, hair_shapes, hsv_to_rgb, mix, shade, skin_colour,
@@ -438,4 +438,5 @@ def ensure_identities(generator: dict | None = None, cache_dir: str | Path | Non
     data.cache.generated_folder for where."""
     params = resolve_params(generator)
     folder = generated_folder(DEFAULT_FOLDER_NAME, params, DEFAULT_PARAMS, cache_dir)
-    return ensure_generated(folder, params, lambda tmp: generate_identities(tmp, params))
+    return ensure_embedded("face identities", folder, params, DEFAULT_PARAMS,
+                           lambda tmp: generate_identities(tmp, params), seconds=20)

@@ -44,7 +44,7 @@ from pathlib import Path
 
 import numpy as np
 
-from data.cache import ensure_generated, generated_folder, merge_params
+from data.cache import ensure_embedded, generated_folder, merge_params
 from data.generate.world_geography import LandMask, describe_place, load_places, sample_location
 from data.generate.world_scenes import render
 
@@ -108,4 +108,5 @@ def ensure_world(generator: dict | None = None, cache_dir: str | Path | None = N
     data.cache.generated_folder for where."""
     params = resolve_params(generator)
     folder = generated_folder(DEFAULT_FOLDER_NAME, params, DEFAULT_PARAMS, cache_dir)
-    return ensure_generated(folder, params, lambda tmp: generate_world(tmp, params))
+    return ensure_embedded("geotagged world", folder, params, DEFAULT_PARAMS,
+                           lambda tmp: generate_world(tmp, params), seconds=40)

@@ -28,8 +28,13 @@ def read_checkpoint(path: str | Path) -> tuple[dict[str, Any], dict[str, Any]]:
         raise CheckpointError(f"checkpoint not found: {path}")
     try:
         checkpoint = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as err:
-        raise CheckpointError(f"cannot read checkpoint {path}: {err}") from None
+    except Exception as err:  # torch's own message advises weights_only=False: unsafe, and not the fix here
+        reason = str(err).strip().splitlines()[0] if str(err).strip() else ""
+        if "weights_only" in reason or "Weights only load failed" in reason or isinstance(err, KeyError) \
+                or len(reason) < 8:  # torch's unpickler fails on a foreign file with a bare key or opcode
+            reason = "not a PyTorch checkpoint (of tensors and plain values)"
+        raise CheckpointError(f"cannot read checkpoint {path}: {reason[:160]}; pass a run folder or a .ckpt that "
+                              f"train.py wrote") from None
     if not isinstance(checkpoint, dict) or "state_dict" not in checkpoint:
         raise CheckpointError(f"{path} is not a Lightning checkpoint (no state_dict)")
     config = checkpoint.get(CONFIG_KEY)

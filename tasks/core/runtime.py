@@ -43,6 +43,10 @@ class OnnxRuntimeSession(Session):
         return self.session.run(None, {self.input_name: array})
 
 
+class RuntimeChoiceError(ValueError):
+    """The runtime asked for does not exist, or its optional package is not installed."""
+
+
 class OpenVinoSession(Session):
     """OpenVINO on the CPU (an optional extra: `pip install openvino`); it reads the same .onnx files, int8 QDQ ones
     included."""
@@ -51,7 +55,8 @@ class OpenVinoSession(Session):
         try:
             import openvino
         except ImportError:
-            raise ImportError("runtime=openvino needs the optional extra: pip install openvino") from None
+            raise RuntimeChoiceError("runtime=openvino: the openvino package is not installed: pip install -e "
+                                     "'.[openvino]' (or use runtime=onnxruntime)") from None
         # f32: on CPUs with bfloat16 units OpenVINO would otherwise compute in bf16 (its default hint)
         config = {"INFERENCE_PRECISION_HINT": "f32", **({"INFERENCE_NUM_THREADS": threads} if threads else {})}
         self.compiled = openvino.Core().compile_model(openvino.convert_model(str(path)), "CPU", config)
@@ -67,7 +72,7 @@ RUNTIMES: dict[str, type[Session]] = {"onnxruntime": OnnxRuntimeSession, "openvi
 def open_session(path: str | Path, runtime: str = "onnxruntime", threads: int | None = None) -> Session:
     """`path` loaded into `runtime` (one of RUNTIMES)."""
     if runtime not in RUNTIMES:
-        raise ValueError(f"runtime must be one of {tuple(RUNTIMES)}, got {runtime!r}")
+        raise RuntimeChoiceError(f"runtime={runtime}: not a runtime; one of {', '.join(RUNTIMES)}")
     return RUNTIMES[runtime](Path(path), threads)
 
 

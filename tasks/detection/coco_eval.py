@@ -44,12 +44,10 @@ def load_results(coco_gt: COCO, results: list[dict[str, Any]]) -> COCO:
     return empty
 
 
-def coco_evaluate(coco_gt: COCO, results: list[dict[str, Any]],
-                  image_ids: Iterable[int] | None = None) -> tuple[dict[str, float], str]:
-    """pycocotools' bbox evaluation of `results` on `image_ids` (default: every GT image).
-
-    Returns the METRICS (COCOeval.stats[0:9]) and COCOeval's printed summary.
-    """
+def run_cocoeval(coco_gt: COCO, results: list[dict[str, Any]],
+                 image_ids: Iterable[int] | None = None) -> tuple[COCOeval, str]:
+    """pycocotools' bbox evaluation of `results` on `image_ids` (default: every GT image), evaluated, accumulated
+    and summarized without printing: (the COCOeval, the summary it would have printed)."""
     evaluator = COCOeval(coco_gt, load_results(coco_gt, results), "bbox")
     if image_ids is not None:
         evaluator.params.imgIds = sorted(int(i) for i in image_ids)
@@ -57,7 +55,50 @@ def coco_evaluate(coco_gt: COCO, results: list[dict[str, Any]],
         evaluator.evaluate()
         evaluator.accumulate()
         evaluator.summarize()
-    return dict(zip(METRICS, (float(v) for v in evaluator.stats[:len(METRICS)]))), printed.getvalue()
+    return evaluator, printed.getvalue()
+
+
+def coco_evaluate(coco_gt: COCO, results: list[dict[str, Any]],
+                  image_ids: Iterable[int] | None = None) -> tuple[dict[str, float], str]:
+    """pycocotools' bbox evaluation of `results` on `image_ids` (default: every GT image).
+
+    Returns the METRICS (COCOeval.stats[0:9]) and COCOeval's summary (not printed).
+    """
+    evaluator, summary = run_cocoeval(coco_gt, results, image_ids)
+    return summary_metrics(evaluator), summary
+
+
+def summary_metrics(evaluator: COCOeval) -> dict[str, float]:
+    """The METRICS of a summarized COCOeval (its stats[0:9])."""
+    return dict(zip(METRICS, (float(v) for v in evaluator.stats[:len(METRICS)])))
+
+
+def per_category_ap(evaluator: COCOeval) -> dict[int, dict[str, Any]]:
+    """{category id: {"AP": AP@[.5:.95] over all areas at 100 detections per image (None for a category without
+    a ground-truth box in the evaluated images), "AP50": the same at IoU 0.5, "instances": its ground-truth boxes
+    (crowd boxes, which COCO ignores, not counted)}} from an accumulated COCOeval's precision array [IoU, recall,
+    category, area, max detections], as COCOeval's own summary averages it over all categories (-1 cells, where
+    a category has no ground truth, are left out)."""
+    params = evaluator.params
+    precision = evaluator.eval["precision"]
+    area = list(params.areaRngLbl).index("all")
+    max_dets = len(params.maxDets) - 1  # the largest, 100
+    iou50 = [i for i, t in enumerate(params.iouThrs) if abs(t - 0.5) < 1e-9]
+    image_ids = set(params.imgIds)
+    found = {}
+    for k, category in enumerate(params.catIds):
+        cells = precision[:, :, k, area, max_dets]
+        at50 = cells[iou50[0]] if iou50 else cells[:0]
+        annotations = evaluator.cocoGt.loadAnns(evaluator.cocoGt.getAnnIds(imgIds=list(image_ids), catIds=[category]))
+        found[int(category)] = {
+            "AP": _mean_valid(cells), "AP50": _mean_valid(at50),
+            "instances": sum(1 for a in annotations if not a.get("iscrowd", 0))}
+    return found
+
+
+def _mean_valid(cells) -> float | None:
+    valid = cells[cells > -1]
+    return float(valid.mean()) if valid.size else None
 
 
 def gather_detections(per_image: dict[int, list[dict[str, Any]]]) -> dict[int, list[dict[str, Any]]]:

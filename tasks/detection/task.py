@@ -3,8 +3,9 @@
 The models are built in `tasks.detection.models`; this module trains them (the sum of torchvision's losses),
 evaluates with the official COCO evaluator on the validation split (`tasks.detection.coco_eval`: metrics logged as
 `val/<key>` and `test/<key>`), saves the test detections as a COCO results json (`<run dir>/detections_test.json`,
-whose pycocotools evaluation gives exactly the logged `test/*` numbers) and draws a few validation images with
-their predictions (`<run dir>/predictions/*.png`). For deployment it exports the detector's networks and runs them
+whose pycocotools evaluation gives exactly the logged `test/*` numbers), reports each category's AP
+(results.json `per_class`) and draws a few validation images with their predictions (`<run dir>/predictions/*.png`,
+upscaled to a readable size: tasks.detection.drawing). For deployment it exports the detector's networks and runs them
 inside torchvision's transform, anchors and NMS (`tasks.detection.exported`).
 
 The datamodule (data.coco.COCODataModule) provides the ground truth (`coco_gt("val")`), the mapping of the
@@ -22,13 +23,13 @@ from typing import Any, Mapping, Sequence
 import torch
 from torchvision.io import write_png
 from torchvision.transforms import v2
-from torchvision.utils import draw_bounding_boxes
 
 from backbone import Backbone
 
 from ..core.io import write_text_atomic
 from ..core.module import ExportedNetwork, TaskModule
-from .coco_eval import coco_evaluate, gather_detections, to_coco_results
+from .coco_eval import gather_detections, per_category_ap, run_cocoeval, summary_metrics, to_coco_results
+from .drawing import draw_detections
 from .exported import (RCNNBoxHead, RCNNFeatures, RCNNWithSessions, SSDNetwork, SSDWithSession, box_head_crops,
                        transformed_batch)
 from .models import BUILDERS
@@ -79,6 +80,7 @@ class DetectionTask(TaskModule):
         self.visualize_score = visualize_score
         self._detections: dict[str, dict[int, list[dict[str, Any]]]] = {"val": {}, "test": {}}
         self._examples: list[tuple[int, torch.Tensor, dict[str, torch.Tensor], dict[str, torch.Tensor]]] = []
+        self.test_per_class: dict[str, dict[str, Any]] | None = None  # the last test's per-category AP, by name
 
     def _freeze_unused_backbone(self) -> None:
         """Backbone layers the detector never runs (MobileNetV1's layer12-13 under an MLP box head) get no
@@ -122,8 +124,8 @@ class DetectionTask(TaskModule):
         if not record["detections"]:
             return None
         keep = output["scores"] >= threshold
-        return draw_bounding_boxes((image * 255).to(torch.uint8), output["boxes"][keep],
-                                   labels=[d["label"] for d in record["detections"]], colors="red", width=2)
+        labels = [f"{d['label']} {d['score']:.2f}" for d in record["detections"]]
+        return draw_detections((image.clamp(0, 1) * 255).to(torch.uint8), output["boxes"][keep], labels)
 
     def export_networks(self) -> list[ExportedNetwork]:
         """SSD: backbone, extra layers and heads. Faster R-CNN: backbone (+ FPN) and RPN head on images of any
@@ -194,11 +196,16 @@ class DetectionTask(TaskModule):
         self._detections[stage] = {}
         image_ids = sorted(per_image)
         results = [r for i in image_ids for r in per_image[i]]
-        metrics, summary = coco_evaluate(self._datamodule().coco_gt("val"), results, image_ids)
-        log.info("%s COCO bbox evaluation on %d images, %d detections:\n%s", stage, len(image_ids), len(results),
-                 summary)
-        for name, value in metrics.items():
+        coco_gt = self._datamodule().coco_gt("val")
+        evaluator, summary = run_cocoeval(coco_gt, results, image_ids)
+        # pycocotools' printed summary holds the metrics logged below: kept for debugging only
+        log.log(logging.INFO if stage == "test" else logging.DEBUG, "%s COCO bbox evaluation on %d images, %d "
+                "detections", stage, len(image_ids), len(results))
+        log.debug("COCOeval summary:\n%s", summary)
+        for name, value in summary_metrics(evaluator).items():
             self.log(f"{stage}/{name}", value, prog_bar=name == "AP", sync_dist=False)  # identical on every rank
+        if stage == "test":
+            self.test_per_class = {coco_gt.cats[c]["name"]: row for c, row in per_category_ap(evaluator).items()}
         return results
 
     def on_validation_epoch_end(self) -> None:
@@ -222,12 +229,15 @@ class DetectionTask(TaskModule):
         folder.mkdir(parents=True, exist_ok=True)
         names = list(self._datamodule().class_names)
         for image_id, image, output, target in self._examples:
-            canvas = (image.clamp(0, 1) * 255).to(torch.uint8)
-            if len(target["boxes"]):
-                canvas = draw_bounding_boxes(canvas, target["boxes"], colors="lime", width=1)
             keep = output["scores"] > self.visualize_score
             labels = [f"{names[int(c) - 1] if 0 < int(c) <= len(names) else int(c)} {float(s):.2f}"
                       for c, s in zip(output["labels"][keep], output["scores"][keep])]
-            if keep.any():
-                canvas = draw_bounding_boxes(canvas, output["boxes"][keep], labels=labels, colors="red", width=2)
+            canvas = draw_detections((image.clamp(0, 1) * 255).to(torch.uint8), output["boxes"][keep], labels,
+                                     ground_truth=target["boxes"])
             write_png(canvas, str(folder / f"{image_id}.png"))
+
+    # -- report ---------------------------------------------------------------------------------------------------
+    def report(self, results: dict[str, Any], latency_repeats: int) -> dict[str, Any]:
+        """Each category's COCO AP@[.5:.95] and AP50 on the test images, with its ground-truth boxes, by category
+        name (None for a category without ground truth there)."""
+        return {} if self.test_per_class is None else {"per_class": self.test_per_class}

@@ -42,7 +42,7 @@ from ..core.runtime import onnx_metadata, open_session
 from .tf_graph import FrozenGraph, GraphError
 
 KINDS = ("train", "checkpoint", "timm", "onnx", "outputs", "facenet")
-CACHE_VERSION = 1
+CACHE_VERSION = 2  # 2: images read with EXIF orientation and 16-bit scaling (data.images)
 
 
 class TeacherError(ValueError):

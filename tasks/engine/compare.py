@@ -13,12 +13,10 @@ conf/config.yaml), so a failed or interrupted sweep still leaves a report. By ha
 """
 from __future__ import annotations
 
-import argparse
 import csv
 import io
 import json
 import math
-import traceback
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +32,9 @@ from backbone.complexity import measure_latency_ms, measure_throughput
 
 from ..core.checkpoint import load_task_model, run_checkpoint
 from ..core.io import save_figure, subplots, write_json_atomic, write_text_atomic
+from .curves import metric_curve, metrics_csv
+from .cli import ArgumentParser
+from .errors import RunInterrupted, one_line, write_traceback
 from .run import backbone_name
 
 FAILURE_FILE = "failure.json"
@@ -56,6 +57,8 @@ def _row(results: dict[str, Any], run_dir: Path) -> dict[str, Any]:
         "headline": metrics.get(headline.get("metric")),
         "throughput": results.get("throughput_ips"),
         "error": results.get("error", ""),
+        "kind": results.get("kind", "training"),  # or "evaluation": eval.py's results.json
+        "metrics_split": results.get("metrics_split", "test"),
         "run_dir": str(run_dir),
         "checkpoint": _checkpoint(results, run_dir),
     })
@@ -174,8 +177,11 @@ def _format(key: str, row: dict[str, Any]) -> str:
     value = row.get(key)
     if value is None or value == "":
         return ""
-    if key == "headline":
-        return f"{row['headline_metric']} {value:.4f}"
+    if key == "headline":  # metrics not from a disjoint test split say where they come from
+        split = row.get("metrics_split") or "test"
+        return f"{row['headline_metric']} {value:.4f}" + ("" if split == "test" else f" ({split.split()[0]}†)")
+    if key == "task" and row.get("kind") == "evaluation":
+        return f"{value} (evaluation)"
     if key == "params":
         return f"{value / 1e6:.2f} M"
     if key == "mult_adds":
@@ -214,7 +220,9 @@ def write_report(folders: list[str | Path], out: str | Path, measure: bool = Fal
     lines = ["| " + " | ".join(header for _, header in COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
     lines += ["| " + " | ".join(_format(k, row) for k, _ in COLUMNS) + " |" for row in rows]
     lines += ["", "Sorted by the headline metric (best first). Pareto: no other run has a headline at least as good "
-              f"for at most the same mult-adds (or latency). {timing}", "",
+              f"for at most the same mult-adds (or latency). {timing}",
+              *(f"† {row['run_dir']}: metrics from {row['metrics_split']}" for row in rows
+                if (row.get("metrics_split") or "test") != "test"), "",
               *(f"![{p.stem}]({p.name})" for p in plots), "",
               *(f"- `{row['run_dir']}`" for row in rows)]
     write_text_atomic(out / "comparison.md", "\n".join(lines) + "\n")
@@ -274,29 +282,21 @@ def _finish(fig, ax, xlabel: str, ylabel: str, title: str, path: Path) -> Path:
 def _validation_curve(row: dict[str, Any]) -> tuple[str, list[float], list[float]] | None:
     """(column, epochs, values) of val/<headline metric> in the run's csv/metrics.csv, or of its monitored
     metric when the headline is not validated; None without a log."""
-    path = Path(row["run_dir"]) / "csv" / "metrics.csv"
-    if not path.is_file():
-        return None
-    with open(path, newline="") as f:
-        records = list(csv.DictReader(f))
+    path = metrics_csv(row["run_dir"])
     columns = [f"val/{row['headline_metric']}", row.get("monitor_metric")]
     for column in filter(None, columns):
-        points = [(float(r["epoch"]), float(r[column])) for r in records if r.get(column) not in (None, "")]
-        if points:
-            return column, [e + 1 for e, _ in points], [v for _, v in points]
+        curve = metric_curve(path, column)
+        if curve:
+            return column, *curve
     return None
 
 
-def record_failure(run_dir: Path, config: DictConfig, error: BaseException) -> Path:
-    """failure.json in a failed run's folder: what it was, and the last line of its error (traceback in
-    error.txt), so the comparison lists it."""
+def record_failure(run_dir: str | Path, config: DictConfig, error: BaseException) -> Path:
+    """failure.json in a failed (or interrupted) run's folder: what it was, and the one line its error is known by
+    (traceback in error.txt), so the comparison lists it."""
+    run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
-    text = "".join(traceback.format_exception(type(error), error, error.__traceback__))
-    (run_dir / "error.txt").write_text(text)
-    root = error
-    while root.__cause__ is not None:  # e.g. Hydra's InstantiationException around the backbone's own error
-        root = root.__cause__
-    lines = [line for line in f"{type(root).__name__}: {root}".splitlines() if line.strip()]
+    write_traceback(error, "train", run_dir)
 
     def get(getter):
         try:
@@ -304,8 +304,8 @@ def record_failure(run_dir: Path, config: DictConfig, error: BaseException) -> P
         except Exception:  # a config that cannot even resolve still gets its failure recorded
             return None
     failure = {
-        "status": "failed",
-        "error": lines[-1] if lines else type(error).__name__,
+        "status": "interrupted" if isinstance(error, RunInterrupted) else "failed",
+        "error": one_line(error),
         "task": get(lambda: config.task_name),
         "backbone": get(lambda: backbone_name(config)),
         "image_size": get(lambda: config.image_size),
@@ -334,7 +334,7 @@ class ComparisonReport(Callback):
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python compare.py", description=__doc__.split("\n\n")[0])
+    parser = ArgumentParser(prog="python compare.py", description=__doc__.split("\n\n")[0])
     parser.add_argument("folders", nargs="+", help="folders holding runs (searched recursively)")
     parser.add_argument("--out", help="where to write the report (default: the folder, when there is one)")
     parser.add_argument("--measure", action="store_true",

@@ -26,7 +26,6 @@ why they are not held to it.
 """
 from __future__ import annotations
 
-import argparse
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -37,6 +36,7 @@ from torch import nn
 from backbone.complexity import OTHER, count_mult_adds, params_by_layer_type
 
 from ..classification import ClassificationTask
+from .cli import ArgumentParser
 from .config import compose as compose_config
 BACKBONE_TOLERANCE, DETECTOR_TOLERANCE = 0.01, 0.10
 COCO_CLASSES = 91  # COCO's 90 category ids + background (torchvision's convention)
@@ -204,7 +204,7 @@ def table_markdown(table: int, measured: dict[int, dict[str, float]]) -> str:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python paper_tables.py", description=__doc__.split("\n\n")[0])
+    parser = ArgumentParser(prog="python paper_tables.py", description=__doc__.split("\n\n")[0])
     parser.add_argument("tables", nargs="*", type=int, help="table numbers (default: 4 to 14)")
     parser.add_argument("--out", default="paper_tables.md", help="Markdown file to write (default: %(default)s)")
     args = parser.parse_args(argv)

@@ -14,7 +14,7 @@ from PIL import Image
 from torchvision.io import write_png
 
 from data.attributes import IMAGE_SUFFIXES
-from data.decoded import load_rgb
+from data.images import displayed_rgb, load_rgb
 from data.errors import DatasetError
 
 from .load import LoadedModel, load_model
@@ -38,11 +38,12 @@ def list_sources(source: str | Path) -> list[Path]:
 
 
 def as_rgb(image: ImageLike) -> Image.Image:
-    """A path (decoded), a PIL image or an HxWx3 uint8 array -> an RGB PIL image."""
+    """A path (decoded), a PIL image or an HxWx3 uint8 array -> an RGB PIL image, as the datasets read them
+    (data.images: EXIF orientation applied, 16-bit images scaled to 8 bits, alpha dropped)."""
     if isinstance(image, (str, Path)):
         return load_rgb(Path(image))
     if isinstance(image, Image.Image):
-        return image.convert("RGB")
+        return displayed_rgb(image)
     array = np.asarray(image)
     if array.ndim != 3 or array.shape[2] != 3 or array.dtype != np.uint8:
         raise DatasetError(f"an image array must be HxWx3 uint8 (RGB), got shape {list(array.shape)} {array.dtype}")
@@ -81,7 +82,6 @@ def predict(ckpt: str | Path, source: str | Path, output_dir: str | Path | None 
     JSONL path."""
     predictor = Predictor(load_model(ckpt, runtime), top_k, threshold)
     out = Path(output_dir) if output_dir else Path("predictions") / time.strftime("%Y-%m-%d_%H-%M-%S")
-    out.mkdir(parents=True, exist_ok=True)
     paths, skipped, records = list_sources(source), [], []
     for start in range(0, len(paths), batch_size):
         batch = []
@@ -97,8 +97,12 @@ def predict(ckpt: str | Path, source: str | Path, output_dir: str | Path | None 
             records.append({"image": str(path), **record})
             picture = predictor.model.annotate(tensor, output, record, threshold)
             if picture is not None:
-                (out / "annotated").mkdir(exist_ok=True)
+                (out / "annotated").mkdir(parents=True, exist_ok=True)
                 write_png(picture, str(out / "annotated" / f"{len(records):06d}_{path.stem}.png"))
+    if not records:
+        raise DatasetError(f"source={source}: no readable image among its {len(paths)} file(s) (e.g. {skipped[0]}): "
+                           f"pass an image, a folder of images or a glob pattern")
+    out.mkdir(parents=True, exist_ok=True)
     predictions = out / "predictions.jsonl"
     predictions.write_text("".join(json.dumps(r) + "\n" for r in records))
     ms = 1000 * predictor.seconds / max(len(records), 1)

@@ -7,20 +7,24 @@ from __future__ import annotations
 
 import inspect
 import logging
+import signal
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Mapping, Sequence
 
 import pytorch_lightning as pl
 import yaml
 from hydra.utils import get_class, instantiate
 from omegaconf import DictConfig, OmegaConf, open_dict
+from pytorch_lightning.trainer.states import TrainerStatus
 
-from ..core.checkpoint import run_checkpoint
-from ..core.io import write_json_atomic
+from ..core.checkpoint import read_checkpoint, run_checkpoint
+from ..core.io import write_json_atomic, write_text_atomic
 from ..core.measure import profile
 from ..distill import KINDS, TeacherError
-from .config import ConfigError, changed_keys, compose, resolve_config
+from .config import SAVED_CONFIG, ConfigError, changed_keys, check_values, compose, resolve_config, resumed_config
+from .curves import write_training_curves
+from .errors import RunInterrupted
 
 log = logging.getLogger(__name__)
 
@@ -64,23 +68,34 @@ def print_summary(results: dict[str, Any]) -> None:
              ("latency (CPU, batch 1)", "latency_ms", 1, ".2f", " ms"), ("train time", "train_seconds", 1, ".0f", " s")]
     rows += [(name, f"{results[key] * scale:{spec}}{unit}") for name, key, scale, spec, unit in shown
              if results.get(key) is not None]
+    if results.get("metrics_split", "test") != "test":
+        rows.append(("metrics from", results["metrics_split"]))
+    if results.get("skipped_images"):
+        rows.append(("unreadable images", f"{len(results['skipped_images'])} left out (listed in results.json)"))
     rows.append(("results", results["run_dir"] + "/results.json"))
     width = max(len(k) for k, _ in rows)
     print("\n".join([f"{results['task']} / {results['backbone']} @ {results['image_size']} px",
                      *(f"  {k:<{width}}  {v}" for k, v in rows)]), flush=True)
 
 
-def train_and_test(cfg: DictConfig) -> dict[str, Any]:
-    """Fit the task's model on its data, test the best checkpoint, and return (and save) the results."""
+def train_and_test(cfg: DictConfig, overrides: Sequence[str] | None = None,
+                   choices: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """Fit the task's model on its data, test the best checkpoint, and return (and save) the results.
+    `overrides`, `choices`: what was typed on the command line and the config groups chosen; a resumed run checks
+    them (None: the whole config) against the config saved in its folder (config.resumed_config)."""
+    cfg, changed = resumed_config(cfg, overrides, choices)
     resolved = resolve_config(cfg)
+    check_values(resolved)
     out_dir = Path(cfg.paths.output_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     teacher = None
     if cfg.model.get("distill"):  # a distilling task gets its teacher; teacher=train runs (or resumes) stage 1 here,
         teacher = prepare_teacher(cfg)  # before this run seeds, so a reused teacher changes nothing below
-    pl.seed_everything(cfg.seed, workers=True)
+    pl.seed_everything(cfg.seed, workers=True, verbose=False)
     # a two-stage run stopped in stage 1 has no checkpoint of its own yet: resume=last then starts stage 2 afresh
     ckpt_path = resume_checkpoint(cfg, none_yet_ok=bool(teacher and teacher.get("stage_dir")))
+    if ckpt_path is None:
+        refuse_used_folder(out_dir)
 
     datamodule = instantiate(cfg.data, _convert_="all")
     backbone = instantiate(cfg.backbone, _convert_="all")
@@ -89,6 +104,8 @@ def train_and_test(cfg: DictConfig) -> dict[str, Any]:
         model_kwargs["teacher"] = teacher
     model = instantiate(cfg.model, _convert_="all", **model_kwargs)
     model.run_config = resolved
+    if ckpt_path:
+        check_resume_fits(ckpt_path, model, cfg)
     loggers = [instantiate(c) for c in (cfg.get("logger") or {}).values() if c]
     callbacks = [instantiate(c) for c in (cfg.get("callbacks") or {}).values() if c]
     if not loggers:  # logger=none: Lightning refuses a LearningRateMonitor without a logger to write to
@@ -97,13 +114,18 @@ def train_and_test(cfg: DictConfig) -> dict[str, Any]:
     callbacks.append(start_step)
     trainer: pl.Trainer = instantiate(cfg.trainer, logger=loggers or False, callbacks=callbacks)
     if trainer.is_global_zero:
-        (out_dir / "config_resolved.yaml").write_text(OmegaConf.to_yaml(resolved))
+        save_config(out_dir, resolved, changed)
 
     start = time.perf_counter()
-    trainer.fit(model, datamodule=datamodule, ckpt_path=ckpt_path)
+    try:
+        trainer.fit(model, datamodule=datamodule, ckpt_path=ckpt_path)
+    except SystemExit:  # Lightning ends a run stopped by SIGTERM (a scheduler) or Ctrl+C with SystemExit
+        if trainer.state.status != TrainerStatus.INTERRUPTED:
+            raise
+        raise interrupted(trainer, cfg) from None
     train_seconds = time.perf_counter() - start
 
-    results = run_record(cfg)
+    results = run_record(cfg, datamodule)
     results["monitor_metric"] = cfg.monitor.metric
     if cfg.test:
         best = trainer.checkpoint_callback.best_model_path if trainer.checkpoint_callback else ""
@@ -121,19 +143,76 @@ def train_and_test(cfg: DictConfig) -> dict[str, Any]:
         "global_step": trainer.global_step,
         "start_step": start_step.step,
         "resumed_from": ckpt_path,
+        "resume_changes": changed,
         "run_dir": str(out_dir),
         "checkpoints": sorted(str(p) for p in (out_dir / "checkpoints").glob("*.ckpt")),
     })
+    curves = write_training_curves(out_dir)
+    if curves is not None:
+        results["training_curves"] = str(curves)
     write_json_atomic(out_dir / "results.json", results)
     print_summary(results)
     return results
 
 
-def run_record(cfg: DictConfig) -> dict[str, Any]:
-    """The keys results.json starts with, for a training run and an evaluation alike: task, backbone (named by
-    its class from the config), input size, status and the headline metric."""
-    return {"task": cfg.task_name, "backbone": backbone_name(cfg), "image_size": cfg.image_size, "status": "ok",
-            "headline": OmegaConf.to_container(cfg.headline, resolve=True)}
+def run_record(cfg: DictConfig, datamodule: Any = None, kind: str = "training") -> dict[str, Any]:
+    """The keys results.json starts with, for a training run and an evaluation alike: what it is (`kind`:
+    training | evaluation), task, backbone (named by its class from the config), input size, status, the headline
+    metric, which split the metrics come from (the data module's `metrics_split`: "test", or what stands in for a
+    test split the data lacks) and the images left out as unreadable (data.bad_images=skip)."""
+    return {"kind": kind, "task": cfg.task_name, "backbone": backbone_name(cfg), "image_size": cfg.image_size,
+            "status": "ok", "headline": OmegaConf.to_container(cfg.headline, resolve=True),
+            "metrics_split": getattr(datamodule, "metrics_split", "test"),
+            "skipped_images": list(getattr(datamodule, "skipped_images", None) or [])}
+
+
+def save_config(out_dir: Path, resolved: dict[str, Any], changed: Sequence[str]) -> None:
+    """config_resolved.yaml: written when a run starts; a resume that changed keys keeps the earlier file as
+    config_resolved.<n>.yaml (nothing a run wrote is overwritten)."""
+    path = out_dir / SAVED_CONFIG
+    if changed and path.is_file():
+        number = 1 + len(list(out_dir.glob("config_resolved.*.yaml")))
+        path.rename(out_dir / f"config_resolved.{number}.yaml")
+    text = OmegaConf.to_yaml(resolved)
+    if not path.is_file() or path.read_text() != text:
+        write_text_atomic(path, text)
+
+
+def refuse_used_folder(out_dir: Path) -> None:
+    """A fresh run never starts in a folder that holds another run's checkpoints: it would overwrite them (and
+    Lightning would quietly resume from an interrupted.ckpt there)."""
+    found = sorted(p.name for p in (out_dir / "checkpoints").glob("*.ckpt"))
+    if found:
+        raise ConfigError(f"hydra.run.dir={out_dir} already holds a run (checkpoints/{', '.join(found)}): continue "
+                          f"it with resume=last, or start this run in another folder")
+
+
+def check_resume_fits(ckpt_path: str, model: pl.LightningModule, cfg: DictConfig) -> None:
+    """A checkpoint of another task, backbone or class count is refused in one line before Lightning prints a
+    `size mismatch` per tensor."""
+    checkpoint, config = read_checkpoint(ckpt_path)
+    theirs = OmegaConf.create(config)
+    held = f"{theirs.get('task_name')} / {backbone_name(theirs)}"
+    expected = f"{cfg.task_name} / {backbone_name(cfg)}"
+    own = model.state_dict()
+    differ = [(k, list(v.shape), list(own[k].shape)) for k, v in checkpoint["state_dict"].items()
+              if k in own and v.shape != own[k].shape]
+    if held != expected or differ:
+        detail = (f"; {len(differ)} tensors differ in shape, e.g. {differ[0][0]}: checkpoint {differ[0][1]}, this "
+                  f"run {differ[0][2]} (another number of classes or width?)" if differ else "")
+        raise ConfigError(f"resume={ckpt_path} holds a {held} model but this run builds {expected}{detail}: resume "
+                          f"a checkpoint of this run (hydra.run.dir=<its folder> resume=last), or start afresh "
+                          f"without resume")
+
+
+def interrupted(trainer: pl.Trainer, cfg: DictConfig) -> RunInterrupted:
+    """What a run stopped by a signal says: where it stopped, what it wrote, how to continue."""
+    signum = signal.SIGTERM if trainer.received_sigterm else signal.SIGINT
+    saved = Path(cfg.paths.output_dir) / "checkpoints" / "interrupted.ckpt"
+    wrote = f"wrote {saved}" if saved.is_file() else "no interrupted checkpoint written"
+    return RunInterrupted(f"interrupted by {signal.Signals(signum).name} at epoch {trainer.current_epoch}, step "
+                          f"{trainer.global_step}: {wrote}; continue with: python train.py "
+                          f"hydra.run.dir={cfg.paths.output_dir} resume=last", signum)
 
 
 def logged_test_metrics(trainer: pl.Trainer) -> dict[str, float]:

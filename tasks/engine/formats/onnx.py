@@ -3,6 +3,7 @@ vary too), the suite's metadata in `metadata_props`, and int8 by onnxruntime sta
 int8 weights, int8 activations calibrated on real inputs). Run by onnxruntime or OpenVINO (tasks.core.runtime)."""
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Sequence
 
@@ -13,6 +14,8 @@ from ...core.module import ExportedNetwork
 SUFFIX = ".onnx"
 RUNTIME = "onnxruntime"           # the runtime that checks a written file
 KEEP_FLOAT = ("first_conv", "classifier", "heads")
+
+log = logging.getLogger(__name__)
 
 
 def write(network: ExportedNetwork, example: torch.Tensor, path: Path, opset: int = 18) -> None:
@@ -26,7 +29,8 @@ def write(network: ExportedNetwork, example: torch.Tensor, path: Path, opset: in
     else:
         torch.onnx.export(network.module, (example,), str(path), dynamo=True, external_data=False,
                           input_names=[network.input_name], output_names=output_names, opset_version=opset,
-                          dynamic_shapes=({0: torch.export.Dim("batch", min=1)},))
+                          dynamic_shapes=({0: torch.export.Dim("batch", min=1)},),
+                          verbose=False)  # not its 8 progress lines per network
 
 
 def write_metadata(path: Path, metadata: dict[str, str]) -> None:
@@ -56,13 +60,27 @@ def _output_layers(graph) -> list[str]:
     return found
 
 
+def pre_process(source: Path, target: Path) -> None:
+    """onnxruntime's quantization pre-processing (shape inference, graph optimisation) of `source` into `target`.
+    Its symbolic shape inference does not know every operator of the graphs torch.onnx writes (opset 18's
+    ReduceL2 with axes as an input, in an embedding's L2 normalisation, leaves a shape unknown and it fails): then
+    the file is pre-processed without it (ONNX's own shape inference and the optimisation still run), which is
+    all static quantization needs."""
+    from onnxruntime.quantization import quant_pre_process
+    try:
+        quant_pre_process(str(source), str(target))
+    except Exception as err:  # noqa: BLE001 - any failure inside onnxruntime's symbolic shape inference
+        log.info("%s: onnxruntime's symbolic shape inference failed (%s: %s); pre-processing without it", source.name,
+                 type(err).__name__, err)
+        quant_pre_process(str(source), str(target), skip_symbolic_shape=True)
+
+
 def quantize(files: Sequence[tuple[Path, Path, str, torch.Tensor]], keep_float: Sequence[str]) -> list[str]:
     """onnxruntime static quantization (QDQ, per-channel weights, S8S8) after its pre-processing, of each
     (source, target, input name, calibration inputs); returns the nodes kept in float. `keep_float` names
     "first_conv", "classifier", "heads" (the layers nearest each network's outputs) or ONNX node names."""
     import onnx
-    from onnxruntime.quantization import (CalibrationDataReader, QuantFormat, QuantType, quant_pre_process,
-                                          quantize_static)
+    from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
 
     class Reader(CalibrationDataReader):
         def __init__(self, name: str, values: torch.Tensor):
@@ -75,7 +93,7 @@ def quantize(files: Sequence[tuple[Path, Path, str, torch.Tensor]], keep_float: 
     try:
         for source, target, _, _ in files:
             prepared.append(target.with_name(target.stem + ".prepared.onnx"))
-            quant_pre_process(str(source), str(prepared[-1]))
+            pre_process(source, prepared[-1])
             graph = onnx.load(str(prepared[-1])).graph
             nodes = {n.name for n in graph.node}
             every_node |= nodes
