@@ -5,8 +5,8 @@ from tasks.engine.cli import parse_args
 from tasks.engine.errors import guard
 from tasks.engine.predict import predict
 
-USAGE = ("python predict.py ckpt=<run dir | .ckpt | .onnx> source=<image | folder | glob> [output_dir=<dir>] "
-         "[top_k=5] [threshold=0.5] [batch_size=16] [runtime=onnxruntime|openvino]")
+USAGE = ("python predict.py ckpt=<run dir | .ckpt | exported file> source=<image | folder | glob> [output_dir=<dir>] "
+         "[top_k=5] [threshold=0.5] [batch_size=16] [runtime=<the file's: onnxruntime|openvino|executorch|litert>]")
 HELP = f"""Predict on new images with a trained model: one JSON record per image in predictions.jsonl, and for
 detectors the images with their boxes drawn (annotated/). Unreadable files are reported and skipped.
 
@@ -19,7 +19,8 @@ keys:
   top_k       classes (or attributes, cells) listed per image (default 5)
   threshold   detectors: the lowest score kept; attributes: the probability called present (default 0.5)
   batch_size  images per forward pass (default 16)
-  runtime     what runs an exported file: onnxruntime (default) or openvino
+  runtime     what runs an exported file (default: its format's own): .onnx in onnxruntime or openvino,
+              .pte in executorch, .tflite in litert
 
 examples:
   python predict.py ckpt=outputs/dogs/2026-12-01_10-00-00 source=photo.jpg
@@ -29,7 +30,7 @@ examples:
 
 def main(argv: list[str]) -> None:
     options, _ = parse_args(argv, {"ckpt": "???", "source": "???", "output_dir": None, "top_k": 5,
-                                   "threshold": 0.5, "batch_size": 16, "runtime": "onnxruntime"}, USAGE,
+                                   "threshold": 0.5, "batch_size": 16, "runtime": None}, USAGE,
                             help_text=HELP)
     predict(**options)
 

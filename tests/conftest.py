@@ -76,3 +76,44 @@ def compose_config(overrides: list[str], output_dir: Path | None = None) -> Dict
     """conf/config.yaml composed as train.py would, with the run directory set to `output_dir`."""
     extra = [f"paths.output_dir={output_dir}"] if output_dir is not None else []
     return compose([*overrides, *extra])
+
+
+def tiny_overrides(task: str) -> list[str]:
+    """A few-second training run of each task (tiny data, one or two epochs), as the tests use them."""
+    if task == "dogs":
+        return [*TINY_DOGS, "logger=none"]
+    if task == "ssd":
+        return [*TINY_SSD, "logger=none"]
+    if task == "faster_rcnn":
+        return ["task=faster_rcnn", "model.detector.min_size=96", "model.detector.max_size=112", *TINY_DETECTION,
+                "logger=none"]
+    if task == "face_attributes":
+        from test_deploy import TINY_ATTRIBUTES
+        return [*TINY_ATTRIBUTES, "logger=none"]
+    if task == "face_embedding":
+        from test_face_embedding import TINY_IDENTITIES
+        return ["task=face_embedding_teacher", *TINY_IDENTITIES, "logger=none"]
+    if task == "geolocation":
+        from test_geolocation import TINY_WORLD
+        return [*TINY_WORLD, "logger=none"]
+    raise KeyError(task)
+
+
+TINY_TASKS = ("dogs", "ssd", "faster_rcnn", "face_attributes", "face_embedding", "geolocation")
+# Export formats whose lowering takes 10-40 s per network (ExecuTorch, LiteRT): the default run covers a classifier
+# and both detectors; the other tasks' networks (a classifier's path with other heads) run with -m slow.
+EXPORT_TASKS = [task if task in ("dogs", "ssd", "faster_rcnn") else pytest.param(task, marks=pytest.mark.slow)
+                for task in TINY_TASKS]
+
+
+@pytest.fixture(scope="session")
+def tiny_run(tmp_path_factory):
+    """tiny_run(task) -> that task's tiny run's results.json (trained once per test session, shared by modules)."""
+    from tasks.engine.run import train_and_test
+    runs: dict[str, dict] = {}
+
+    def get(task: str) -> dict:
+        if task not in runs:
+            runs[task] = train_and_test(compose_config(tiny_overrides(task), tmp_path_factory.mktemp(f"tiny_{task}")))
+        return runs[task]
+    return get

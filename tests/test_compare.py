@@ -191,6 +191,22 @@ def test_measure_retimes_every_finished_run_from_its_checkpoint(sweep, tmp_path)
     assert "re-measured together in one process" in (tmp_path / "comparison.md").read_text()
 
 
+def test_measure_in_the_runtime_a_model_ships_in(sweep, tmp_path):
+    """--measure --runtime R --int8: every finished run exported as int8 for R, timed there; the file size and the
+    latency measured there are the report's costs."""
+    folder, _ = sweep
+    compare.main([str(folder), "--out", str(tmp_path), "--measure", "--runtime", "onnxruntime", "--int8"])
+    finished = [r for r in read_csv(tmp_path / "comparison.csv") if r["status"] == "ok"]
+    assert len(finished) == 2
+    assert all(r["measured"] == "onnxruntime int8" and float(r["latency_ms"]) > 0 and float(r["file_mb"]) > 0
+               for r in finished)
+    assert "exported as onnx int8 and run in onnxruntime" in (tmp_path / "comparison.md").read_text()
+    with pytest.raises(ConfigError, match="--runtime tensorrt: no export format runs in it"):
+        compare.main([str(folder), "--out", str(tmp_path), "--measure", "--runtime", "tensorrt"])
+    with pytest.raises(ConfigError, match="go with --measure"):
+        compare.main([str(folder), "--out", str(tmp_path), "--int8"])
+
+
 def test_a_failed_run_finished_later_counts_as_finished(sweep, tmp_path):
     """A run folder with both records (failed, then resumed to the end): the newer one is the run's state."""
     import shutil

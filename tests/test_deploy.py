@@ -260,3 +260,15 @@ def test_pip_install_and_the_three_line_api(dogs_run, tmp_path):
     expected = [json.loads(line) for line in predict(dogs_run["run_dir"], image, tmp_path / "out").read_text()
                 .splitlines()]
     assert [{"image": str(image), **r} for r in answer["records"]] == expected
+
+
+def test_every_format_module_keeps_the_contract():
+    """tasks.engine.formats' docstring lists what a format module provides; the engine, compare and the benchmarks
+    read these names from every one of them."""
+    from tasks.engine.formats import FORMATS
+    for name, module in FORMATS.items():
+        for attribute in ("SUFFIX", "RUNTIME", "RUNTIMES", "EXTRA", "DYNAMIC_BATCH", "QAT", "write", "write_metadata",
+                          "read_metadata", "quantize"):
+            assert hasattr(module, attribute), f"format {name} lacks {attribute}"
+        assert module.RUNTIME is not None or hasattr(module, "validate"), name
+        assert module.RUNTIME is None or module.RUNTIME in module.RUNTIMES, name

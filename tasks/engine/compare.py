@@ -34,6 +34,7 @@ from ..core.checkpoint import load_task_model, run_checkpoint
 from ..core.io import save_figure, subplots, write_json_atomic, write_text_atomic
 from .curves import metric_curve, metrics_csv
 from .cli import ArgumentParser
+from .config import ConfigError
 from .errors import RunInterrupted, one_line, write_traceback
 from .run import backbone_name
 
@@ -41,7 +42,8 @@ FAILURE_FILE = "failure.json"
 # the table's columns, in order: (key in a row, Markdown header)
 COLUMNS = [("task", "task"), ("backbone", "backbone"), ("image_size", "size"), ("headline", "headline"),
            ("params", "params"), ("mult_adds", "mult-adds"), ("latency_ms", "latency b1 (ms)"),
-           ("throughput", "b32 (img/s)"), ("train_seconds", "train (s)"), ("pareto", "Pareto"),
+           ("throughput", "b32 (img/s)"), ("file_mb", "file (MB)"), ("train_seconds", "train (s)"),
+           ("pareto", "Pareto"),
            ("status", "status")]
 COSTS = {"mult_adds": "mult-adds", "latency_ms": "latency"}  # what a Pareto-optimal run spends least of
 
@@ -73,31 +75,56 @@ def _checkpoint(results: dict[str, Any], run_dir: Path) -> str:
 
 
 def measure_together(rows: list[dict[str, Any]], rounds: int = 3, latency_repeats: int = 20,
-                     batch: int = 32) -> str:
-    """Re-time every finished run's model (rebuilt from its checkpoint) in this one process: CPU batch-1 latency
-    and batch-`batch` throughput, in `rounds` rounds that go through all models in turn (medians). Timings taken
-    at the end of each run come from different moments (or machines); these are comparable with each other.
-    Returns the line the report prints about them."""
-    models = []
-    for row in rows:
-        if row["status"] == "ok" and row.get("checkpoint"):
+                     batch: int = 32, runtime: str | None = None, int8: bool = False) -> str:
+    """Re-time every finished run's model in this one process: CPU batch-1 latency and batch-`batch` throughput, in
+    `rounds` rounds that go through all models in turn (medians). Timings taken at the end of each run come from
+    different moments (or machines); these are comparable with each other. `runtime`: time each model as it ships
+    (exported, `int8` or float, by the format that runtime runs: tasks.engine.formats) instead of in PyTorch, and
+    record its file size; formats with static shapes (written for batch 1) get no throughput figure. Returns the
+    line the report prints about them."""
+    import tempfile
+    from .export import export_model, size_mb
+    from .formats import FORMATS
+    from .load import exported_files, load_model
+    name = None
+    if runtime is not None:
+        name = next((n for n, f in FORMATS.items() if runtime in f.RUNTIMES), None)
+        if name is None:
+            raise ConfigError(f"--runtime {runtime}: no export format runs in it; runtimes: "
+                              f"{', '.join(r for f in FORMATS.values() for r in f.RUNTIMES)}")
+    models, work = [], Path(tempfile.mkdtemp(prefix="compare_measure_"))
+    for index, row in enumerate(rows):
+        if row["status"] != "ok" or not row.get("checkpoint"):
+            continue
+        side = int(row["image_size"])
+        images = torch.rand(batch, 3, side, side, generator=torch.Generator().manual_seed(0))
+        if name is None:
             model, _ = load_task_model(row["checkpoint"])  # in the layout the run trained, tested and timed it in
-            side = int(row["image_size"])
-            models.append((row, model.cpu().eval(), torch.zeros(1, 3, side, side),
-                           torch.rand(batch, 3, side, side, generator=torch.Generator().manual_seed(0))))
+            models.append((row, model.cpu().eval(), torch.zeros(1, 3, side, side), images))
+            continue
+        writer = FORMATS[name]
+        report = export_model(row["checkpoint"], work / str(index) / f"model{writer.SUFFIX}", format=name,
+                              int8=int8, check_images=2, calibration_images=32)
+        path = Path(report[f"{name}_int8"] if int8 else report[name])
+        loaded = load_model(path, runtime)
+        row["file_mb"] = size_mb(exported_files(path, writer.read_metadata(path)).values())
+        models.append((row, loaded.model.forward, torch.zeros(1, 3, side, side),
+                       images if writer.DYNAMIC_BATCH else None))
     latencies: dict[int, list[float]] = {id(row): [] for row, *_ in models}
     throughputs: dict[int, list[float]] = {id(row): [] for row, *_ in models}
     for _ in range(rounds):
         for row, model, image, images in models:
             latencies[id(row)].append(measure_latency_ms(model, image, repeats=latency_repeats))
-            throughputs[id(row)].append(measure_throughput(model, images, repeats=1))
+            if images is not None:
+                throughputs[id(row)].append(measure_throughput(model, images, repeats=1))
     for row, *_ in models:
         row["latency_ms"] = statistics.median(latencies[id(row)])
-        row["throughput"] = statistics.median(throughputs[id(row)])
-        row["measured"] = "together"
-    return (f"Latency and b{batch}: re-measured together in one process from the runs' checkpoints "
-            f"(`python compare.py --measure`; {rounds} rounds through all models, medians; "
-            f"{torch.get_num_threads()} CPU threads).")
+        row["throughput"] = statistics.median(throughputs[id(row)]) if throughputs[id(row)] else None
+        row["measured"] = "together" if runtime is None else f"{runtime} {'int8' if int8 else 'fp32'}"
+    where = ("from the runs' checkpoints in PyTorch" if runtime is None else
+             f"exported as {name} {'int8' if int8 else 'fp32'} and run in {runtime} (file sizes: file (MB))")
+    return (f"Latency and b{batch}: re-measured together in one process, {where} (`python compare.py --measure`; "
+            f"{rounds} rounds through all models, medians; {torch.get_num_threads()} CPU threads).")
 
 
 def collect(folders: list[str | Path]) -> list[dict[str, Any]]:
@@ -194,16 +221,17 @@ def _format(key: str, row: dict[str, Any]) -> str:
     return str(value)
 
 
-def write_report(folders: list[str | Path], out: str | Path, measure: bool = False) -> list[Path]:
+def write_report(folders: list[str | Path], out: str | Path, measure: bool = False, runtime: str | None = None,
+                 int8: bool = False) -> list[Path]:
     """comparison.md, comparison.csv and the plots of the runs under `folders`, written into `out`; [] when
-    there are no runs. `measure`: re-time all models together first (measure_together)."""
+    there are no runs. `measure`: re-time all models together first (measure_together, in `runtime` if given)."""
     rows = collect(folders)
     if not rows:
         return []
     timing = ("Latency: CPU, batch 1, median; b32: CPU images/s at batch 32; both as measured at the end of each "
               "run, on its machine.")
     if measure:
-        timing = measure_together(rows)
+        timing = measure_together(rows, runtime=runtime, int8=int8)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     mark_pareto(rows)
@@ -340,12 +368,17 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--measure", action="store_true",
                         help="re-time latency and throughput of all runs together, in this process, from their "
                              "checkpoints (comparable figures; else each run's own, taken when it ended)")
+    parser.add_argument("--runtime", help="with --measure: time each model exported and run in this runtime "
+                                          "(onnxruntime, openvino, executorch, litert) instead of PyTorch")
+    parser.add_argument("--int8", action="store_true", help="with --runtime: the int8 export")
     args = parser.parse_args(argv)
+    if (args.runtime or args.int8) and not args.measure:
+        parser.error("--runtime and --int8 go with --measure")
     if args.out is None and len(args.folders) > 1:
         parser.error("several folders: say where the report goes with --out DIR")
     out = Path(args.out or args.folders[0])
     try:
-        written = write_report(args.folders, out, measure=args.measure)
+        written = write_report(args.folders, out, measure=args.measure, runtime=args.runtime, int8=args.int8)
     except FileNotFoundError as err:
         parser.error(str(err))
     if not written:

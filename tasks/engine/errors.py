@@ -28,10 +28,13 @@ from ..core.runtime import RuntimeChoiceError
 from ..distill import TeacherError
 from ..distill.tf_graph import GraphError
 from .config import ConfigError
+from .formats.executorch import ExecuTorchExportError
+from .formats.litert import LiteRtConversionError
 
 # the errors a user causes (a config value, a file, a dataset, a checkpoint): their message is the whole story
 USER_ERRORS = (ConfigError, DatasetError, CheckpointError, TeacherError, GraphError, PretrainedWeightsError,
-               RuntimeChoiceError, HydraException, OmegaConfBaseException)
+               RuntimeChoiceError, ExecuTorchExportError, LiteRtConversionError, HydraException,
+               OmegaConfBaseException)
 CONFIG_VALUE_ERRORS = (ValueError, TypeError, KeyError, FileNotFoundError)
 USAGE_EXIT, FAILURE_EXIT = 2, 1
 
@@ -133,6 +136,8 @@ def guard(command: str, function: Callable[[], Any]) -> Any:
     """Run an entry point's work; a failure ends as `fail` describes."""
     try:
         return function()
+    except BrokenPipeError:  # the output went to a pipe that closed early (`| head`): nothing left to say
+        os._exit(0)
     except KeyboardInterrupt:
         print(f"{command}: interrupted", file=sys.stderr, flush=True)
         raise SystemExit(128 + signal.SIGINT) from None

@@ -24,7 +24,7 @@ from .run import data_kwargs, logged_test_metrics, print_summary, run_record
 
 
 def evaluate(ckpt: str | Path, overrides: Sequence[str] = (), output_dir: str | Path | None = None,
-             latency_repeats: int = 20, runtime: str = "onnxruntime") -> dict[str, Any]:
+             latency_repeats: int = 20, runtime: str | None = None) -> dict[str, Any]:
     """Test a trained model (a run folder, a .ckpt or an exported file run with `runtime`) on its run's test
     split, or on data given by `data.*` overrides; writes results.json (train.py's keys) into `output_dir`
     (default: <run dir>/eval/<date_time>)."""

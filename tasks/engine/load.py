@@ -17,8 +17,8 @@ from typing import Any
 import torch
 
 from ..core.checkpoint import CheckpointError, build_task_model, load_task_model, run_checkpoint
-from ..core.runtime import onnx_metadata, open_session
-from .formats import FORMATS
+from ..core.runtime import RuntimeChoiceError, open_session
+from .formats import FORMATS, format_of
 
 METADATA_KEYS = ("suite_config", "hyper_parameters")
 EXPORTED_SUFFIXES = tuple(sorted({writer.SUFFIX for writer in FORMATS.values()}))
@@ -29,21 +29,21 @@ class LoadedModel:
     model: torch.nn.Module    # the task's module, in eval mode (exported: its forward runs the runtime sessions)
     config: dict[str, Any]    # the training run's resolved config
     path: Path                # the file the model came from
-    format: str               # "checkpoint" or "onnx"
-    runtime: str = "torch"    # what runs it: torch, onnxruntime, openvino
+    format: str               # "checkpoint" or an export format: onnx, executorch, litert
+    runtime: str = "torch"    # what runs it: torch, or a runtime of tasks.core.runtime
 
 
 def resolve_model_path(path: str | Path) -> Path:
     """A run folder (the checkpoint it stands for: tasks.core.checkpoint.run_checkpoint), a .ckpt or an exported
     file."""
     path = Path(path).expanduser()
-    if path.is_dir():
+    if path.is_dir() and format_of(path) is None:
         found = run_checkpoint(path)
         if found is None:
             raise CheckpointError(f"ckpt={path}: a folder without results.json or checkpoints/*.ckpt: is it a run "
                                   f"folder?")
         return found
-    if not path.is_file():
+    if not path.exists():
         raise CheckpointError(f"ckpt={path}: no such file or folder")
     if path.suffix not in (".ckpt", *EXPORTED_SUFFIXES):
         raise CheckpointError(f"ckpt={path}: expected a run folder, a .ckpt or an exported file "
@@ -56,14 +56,23 @@ def exported_files(path: Path, meta: dict[str, str]) -> dict[str, Path]:
     return {"": path, **{name: path.with_name(file) for name, file in json.loads(meta.get("networks", "{}")).items()}}
 
 
-def load_model(path: str | Path, runtime: str = "onnxruntime") -> LoadedModel:
+def load_model(path: str | Path, runtime: str | None = None) -> LoadedModel:
     """The model behind `ckpt=` (see resolve_model_path), ready for evaluation or prediction; an exported file runs
-    with `runtime` (tasks.core.runtime.RUNTIMES)."""
+    with `runtime` (default: its format's own, e.g. onnxruntime for .onnx, executorch for .pte)."""
     path = resolve_model_path(path)
     if path.suffix == ".ckpt":
         model, config = load_task_model(path)
         return LoadedModel(model, config, path, "checkpoint")
-    meta = onnx_metadata(path)
+    writer = format_of(path)
+    name = next(k for k, v in FORMATS.items() if v is writer)
+    runtime = runtime or writer.RUNTIME
+    if not writer.RUNTIMES:
+        raise RuntimeChoiceError(f"{path}: {name} files run on Apple devices only; nothing here can evaluate or "
+                                 f"predict with them (export onnx, executorch or litert for that)")
+    if runtime not in writer.RUNTIMES:
+        raise RuntimeChoiceError(f"{path.name}: a {name} file runs in {', '.join(writer.RUNTIMES)}, not "
+                                 f"runtime={runtime}")
+    meta = writer.read_metadata(path)
     missing = [k for k in METADATA_KEYS if k not in meta]
     if missing:
         raise CheckpointError(f"{path} lacks this suite's metadata {missing}: export it with export.py (an ONNX "
@@ -71,4 +80,4 @@ def load_model(path: str | Path, runtime: str = "onnxruntime") -> LoadedModel:
     config, hyper_parameters = json.loads(meta["suite_config"]), json.loads(meta["hyper_parameters"])
     model = build_task_model(config, hyper_parameters, str(path)).eval()
     model.use_exported({name: open_session(file, runtime) for name, file in exported_files(path, meta).items()})
-    return LoadedModel(model, config, path, "onnx", runtime)
+    return LoadedModel(model, config, path, name, runtime)

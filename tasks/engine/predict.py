@@ -76,7 +76,7 @@ class Predictor:
 
 
 def predict(ckpt: str | Path, source: str | Path, output_dir: str | Path | None = None, top_k: int = 5,
-            threshold: float = 0.5, batch_size: int = 16, runtime: str = "onnxruntime") -> Path:
+            threshold: float = 0.5, batch_size: int = 16, runtime: str | None = None) -> Path:
     """Predict every readable image of `source`; writes predictions.jsonl (and, where the task draws them,
     annotated images) into `output_dir`, reports unreadable files and skips them, prints ms per image. Returns the
     JSONL path."""

@@ -10,16 +10,21 @@ from typing import Sequence
 import torch
 
 from ...core.module import ExportedNetwork
+from ...core.runtime import onnx_metadata
 
 SUFFIX = ".onnx"
 RUNTIME = "onnxruntime"           # the runtime that checks a written file
+RUNTIMES = ("onnxruntime", "openvino")
+EXTRA = None
+QAT = False  # int8 after training only
+DYNAMIC_BATCH = True              # one file takes any batch size
 KEEP_FLOAT = ("first_conv", "classifier", "heads")
 
 log = logging.getLogger(__name__)
 
 
-def write(network: ExportedNetwork, example: torch.Tensor, path: Path, opset: int = 18) -> None:
-    """`network` traced on `example`, to `path`; the axes in `network.dynamic_axes` stay free."""
+def write(network: ExportedNetwork, example: torch.Tensor, path: Path, batch: int = 1, opset: int = 18) -> None:
+    """`network` traced on `example`, to `path`; the axes in `network.dynamic_axes` stay free (any `batch`)."""
     output_names = list(network.output_names) or None
     if set(network.dynamic_axes) - {0}:  # images of any size: the legacy exporter keeps height and width dynamic
         names = {0: "batch", 2: "height", 3: "width"}  # without shape guards
@@ -31,6 +36,10 @@ def write(network: ExportedNetwork, example: torch.Tensor, path: Path, opset: in
                           input_names=[network.input_name], output_names=output_names, opset_version=opset,
                           dynamic_shapes=({0: torch.export.Dim("batch", min=1)},),
                           verbose=False)  # not its 8 progress lines per network
+
+
+def read_metadata(path: Path) -> dict[str, str]:
+    return onnx_metadata(path)
 
 
 def write_metadata(path: Path, metadata: dict[str, str]) -> None:
@@ -75,10 +84,10 @@ def pre_process(source: Path, target: Path) -> None:
         quant_pre_process(str(source), str(target), skip_symbolic_shape=True)
 
 
-def quantize(files: Sequence[tuple[Path, Path, str, torch.Tensor]], keep_float: Sequence[str]) -> list[str]:
+def quantize(jobs: Sequence, keep_float: Sequence[str]) -> list[str]:
     """onnxruntime static quantization (QDQ, per-channel weights, S8S8) after its pre-processing, of each
-    (source, target, input name, calibration inputs); returns the nodes kept in float. `keep_float` names
-    "first_conv", "classifier", "heads" (the layers nearest each network's outputs) or ONNX node names."""
+    QuantizeJob's fp32 file; returns the nodes kept in float. `keep_float` names "first_conv", "classifier",
+    "heads" (the layers nearest each network's outputs) or ONNX node names."""
     import onnx
     from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
 
@@ -91,9 +100,9 @@ def quantize(files: Sequence[tuple[Path, Path, str, torch.Tensor]], keep_float: 
 
     prepared, excluded, every_node = [], [], set()
     try:
-        for source, target, _, _ in files:
-            prepared.append(target.with_name(target.stem + ".prepared.onnx"))
-            pre_process(source, prepared[-1])
+        for job in jobs:
+            prepared.append(job.target.with_name(job.target.stem + ".prepared.onnx"))
+            pre_process(job.source, prepared[-1])
             graph = onnx.load(str(prepared[-1])).graph
             nodes = {n.name for n in graph.node}
             every_node |= nodes
@@ -105,8 +114,9 @@ def quantize(files: Sequence[tuple[Path, Path, str, torch.Tensor]], keep_float: 
         if unknown:
             raise ValueError(f"keep_float: no node named {unknown} (use first_conv, classifier, heads or ONNX node "
                              f"names)")
-        for (_, target, name, values), source, kept in zip(files, prepared, excluded):
-            quantize_static(str(source), str(target), Reader(name, values), quant_format=QuantFormat.QDQ,
+        for job, source, kept in zip(jobs, prepared, excluded):
+            quantize_static(str(source), str(job.target), Reader(job.network.input_name, job.calibration),
+                            quant_format=QuantFormat.QDQ,
                             per_channel=True, activation_type=QuantType.QInt8, weight_type=QuantType.QInt8,
                             nodes_to_exclude=kept)
     finally:
