@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from conftest import EXPORT_TASKS
+from conftest import TINY_TASKS
 from tasks.engine.config import ConfigError
 from tasks.engine.evaluate import evaluate
 from tasks.engine.export import export_model, sample_images
@@ -27,7 +27,11 @@ pytest.importorskip("litert_torch")
 ROOT = Path(__file__).resolve().parents[1]
 
 
-@pytest.mark.parametrize("task", EXPORT_TASKS)
+# dogs in the default run (the fine-tune is the same code for every network); every task with -m slow
+QAT_TASKS = [task if task == "dogs" else pytest.param(task, marks=pytest.mark.slow) for task in TINY_TASKS]
+
+
+@pytest.mark.parametrize("task", QAT_TASKS)
 def test_qat_exports_to_executorch(task, tiny_run, tmp_path):
     run = tiny_run(task)
     report = export_model(run["run_dir"], tmp_path / "model.pte", format="executorch", check_images=4, int8=True,
