@@ -103,7 +103,12 @@ def main() -> None:
     if (args.ckpt is None) == (args.speed_only is None):
         parser.error("give --ckpt or --speed-only")
     torch.set_num_threads(args.threads)
-    work = Path(tempfile.mkdtemp(prefix="deploy_bench_"))
+    with tempfile.TemporaryDirectory(prefix="deploy_bench_") as work:  # the exports measured, removed after
+        measure(args, Path(work))
+
+
+def measure(args, work: Path) -> None:
+    """Export, evaluate and time every format of the model `args` names, with its files in `work`; print the table."""
     ckpt = Path(args.ckpt) if args.ckpt else speed_only_checkpoint(args.speed_only, work / "run")
     loaded = load_model(ckpt)
     formats = {"PyTorch eager": loaded, "PyTorch BN folded + channels_last": folded(loaded)}

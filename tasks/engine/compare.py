@@ -92,35 +92,37 @@ def measure_together(rows: list[dict[str, Any]], rounds: int = 3, latency_repeat
         if name is None:
             raise ConfigError(f"--runtime {runtime}: no export format runs in it; runtimes: "
                               f"{', '.join(r for f in FORMATS.values() for r in f.RUNTIMES)}")
-    models, work = [], Path(tempfile.mkdtemp(prefix="compare_measure_"))
-    for index, row in enumerate(rows):
-        if row["status"] != "ok" or not row.get("checkpoint"):
-            continue
-        side = int(row["image_size"])
-        images = torch.rand(batch, 3, side, side, generator=torch.Generator().manual_seed(0))
-        if name is None:
-            model, _ = load_task_model(row["checkpoint"])  # in the layout the run trained, tested and timed it in
-            models.append((row, model.cpu().eval(), torch.zeros(1, 3, side, side), images))
-            continue
-        writer = FORMATS[name]
-        report = export_model(row["checkpoint"], work / str(index) / f"model{writer.SUFFIX}", format=name,
-                              int8=int8, check_images=2, calibration_images=32)
-        path = Path(report[f"{name}_int8"] if int8 else report[name])
-        loaded = load_model(path, runtime)
-        row["file_mb"] = size_mb(exported_files(path, writer.read_metadata(path)).values())
-        models.append((row, loaded.model.forward, torch.zeros(1, 3, side, side),
-                       images if writer.DYNAMIC_BATCH else None))
-    latencies: dict[int, list[float]] = {id(row): [] for row, *_ in models}
-    throughputs: dict[int, list[float]] = {id(row): [] for row, *_ in models}
-    for _ in range(rounds):
-        for row, model, image, images in models:
-            latencies[id(row)].append(measure_latency_ms(model, image, repeats=latency_repeats))
-            if images is not None:
-                throughputs[id(row)].append(measure_throughput(model, images, repeats=1))
-    for row, *_ in models:
-        row["latency_ms"] = statistics.median(latencies[id(row)])
-        row["throughput"] = statistics.median(throughputs[id(row)]) if throughputs[id(row)] else None
-        row["measured"] = "together" if runtime is None else f"{runtime} {'int8' if int8 else 'fp32'}"
+    models = []
+    with tempfile.TemporaryDirectory(prefix="compare_measure_") as folder:  # the exports timed, removed after
+        work = Path(folder)
+        for index, row in enumerate(rows):
+            if row["status"] != "ok" or not row.get("checkpoint"):
+                continue
+            side = int(row["image_size"])
+            images = torch.rand(batch, 3, side, side, generator=torch.Generator().manual_seed(0))
+            if name is None:
+                model, _ = load_task_model(row["checkpoint"])  # in the layout the run trained and was timed in
+                models.append((row, model.cpu().eval(), torch.zeros(1, 3, side, side), images))
+                continue
+            writer = FORMATS[name]
+            report = export_model(row["checkpoint"], work / str(index) / f"model{writer.SUFFIX}", format=name,
+                                  int8=int8, check_images=2, calibration_images=32)
+            path = Path(report[f"{name}_int8"] if int8 else report[name])
+            loaded = load_model(path, runtime)
+            row["file_mb"] = size_mb(exported_files(path, writer.read_metadata(path)).values())
+            models.append((row, loaded.model.forward, torch.zeros(1, 3, side, side),
+                           images if writer.DYNAMIC_BATCH else None))
+        latencies: dict[int, list[float]] = {id(row): [] for row, *_ in models}
+        throughputs: dict[int, list[float]] = {id(row): [] for row, *_ in models}
+        for _ in range(rounds):
+            for row, model, image, images in models:
+                latencies[id(row)].append(measure_latency_ms(model, image, repeats=latency_repeats))
+                if images is not None:
+                    throughputs[id(row)].append(measure_throughput(model, images, repeats=1))
+        for row, *_ in models:
+            row["latency_ms"] = statistics.median(latencies[id(row)])
+            row["throughput"] = statistics.median(throughputs[id(row)]) if throughputs[id(row)] else None
+            row["measured"] = "together" if runtime is None else f"{runtime} {'int8' if int8 else 'fp32'}"
     where = ("from the runs' checkpoints in PyTorch" if runtime is None else
              f"exported as {name} {'int8' if int8 else 'fp32'} and run in {runtime} (file sizes: file (MB))")
     return (f"Latency and b{batch}: re-measured together in one process, {where} (`python compare.py --measure`; "

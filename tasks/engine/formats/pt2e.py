@@ -63,7 +63,8 @@ def export(module: torch.nn.Module, example: torch.Tensor, dynamic_shapes, qat: 
     from torchao.quantization.pt2e.utils import _fuse_conv_bn_  # what prepare_pt2e folds with (no public name)
 
     rows = example[torch.arange(QAT_BATCH) % len(example)]  # a batch of more than 1: the batch axis stays free
-    graph = torch.export.export(copy.deepcopy(module), (rows,), dynamic_shapes=_with_free_batch(dynamic_shapes)).module()
+    free = _with_free_batch(dynamic_shapes)
+    graph = torch.export.export(copy.deepcopy(module), (rows,), dynamic_shapes=free).module()
     _fuse_conv_bn_(graph)
     return graph
 
