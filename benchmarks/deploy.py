@@ -184,7 +184,7 @@ def measure(args, work: Path) -> None:
                 throughput[name].append(args.batch / seconds)
                 latency[name].append(one * 1000)
     baseline = statistics.median(throughput["timm mobilenetv1_100 eager"])
-    headline = next((k for k in ("top1", "mean_ap", "AP") if k in metrics.get("PyTorch eager", {})), None)
+    headline = (loaded.config.get("headline") or {}).get("metric") if args.ckpt else None  # the task's own
 
     print(f"\n{loaded.config['task_name']} / {Path(ckpt)} @ {size} px, {params / 1e6:.2f} M params, "
           f"{mult_adds / 1e6:.1f} M mult-adds; {args.threads} threads, batch {args.batch}, {args.rounds} rounds; "

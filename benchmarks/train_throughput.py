@@ -15,7 +15,10 @@ means the data pipeline costs the training loop nothing. The three measurements 
     python benchmarks/train_throughput.py --tasks dogs --pipelines cached --steps 40
     python benchmarks/train_throughput.py --tasks dogs --override model.channels_last=false
 
-`--pipelines streaming` sets data.decode_cache_gb=0: decoding and augmenting in DataLoader workers every epoch.
+`--pipelines streaming` sets data.decode_cache_gb=0: decoding and augmenting in DataLoader workers every epoch;
+`--pipelines shards` writes the training split as LitData shards first (prepare.py's path, into a temporary folder,
+not timed) and trains from them (data.source=shards: workers decode, the batch is augmented as the cache's).
+    python benchmarks/train_throughput.py --tasks dogs --pipelines cached shards
 """
 from __future__ import annotations
 
@@ -29,11 +32,11 @@ import torch
 from hydra.utils import instantiate
 from torch.utils.data import DataLoader
 
-from tasks.engine.config import compose
+from tasks.engine.config import ConfigError, compose
 from tasks.engine.cli import ArgumentParser
 from tasks.engine.errors import guard
 
-PIPELINES = {"cached": [], "streaming": ["data.decode_cache_gb=0"]}
+PIPELINES = {"cached": [], "streaming": ["data.decode_cache_gb=0"], "shards": ["data.source=shards"]}
 
 
 class StepTimer(pl.Callback):
@@ -91,7 +94,13 @@ def data_only(datamodule, warmup: int, steps: int, keep: bool = False) -> tuple[
 
 
 def measure(task: str, pipeline: str, args, out_dir: str) -> dict:
-    cfg = compose_task(task, [*PIPELINES[pipeline], f"paths.output_dir={out_dir}", *args.override])
+    extra = []
+    if pipeline == "shards":  # written once, outside the timing
+        files = instantiate(compose_task(task, [f"paths.output_dir={out_dir}", *args.override]).data, _convert_="all")
+        if not hasattr(files, "write_shards"):
+            raise ConfigError(f"--pipelines shards: the {task} data cannot be written as shards yet")
+        extra = [f"data.shards={files.write_shards(f'{out_dir}/shards_{task}', 'train', num_workers=2).parent}"]
+    cfg = compose_task(task, [*PIPELINES[pipeline], *extra, f"paths.output_dir={out_dir}", *args.override])
     pl.seed_everything(cfg.seed, workers=True)
     datamodule = instantiate(cfg.data, _convert_="all")
     datamodule.setup("fit")

@@ -38,6 +38,14 @@ class UInt8Batch(NamedTuple):
     images: torch.Tensor
     sizes: torch.Tensor
     targets: Any
+    ids: torch.Tensor | None = None  # [B] the samples' ids (sharded data): its random draws derive from them
+
+
+def batch_generator(seed: int, epoch: int, ids: torch.Tensor) -> torch.Generator:
+    """The generator of one batch's augmentation, derived from counters alone (seed, epoch, the batch's sample ids):
+    the same batch gets the same draws in any process, after any resume, with any number of workers."""
+    entropy = [seed, epoch, *(int(i) for i in ids)]
+    return torch.Generator().manual_seed(int(np.random.SeedSequence(entropy).generate_state(1)[0]))
 
 
 def augment_generator(seed: int, rank: int = 0) -> torch.Generator:
@@ -131,6 +139,14 @@ class ClassificationAugment:
                  mean: Sequence[float] = (0.485, 0.456, 0.406), std: Sequence[float] = (0.229, 0.224, 0.225)):
         self.image_size, self.min_crop_scale, self.jitter = image_size, min_crop_scale, color_jitter
         self.mean, self.std = torch.tensor(mean).view(1, 3, 1, 1), torch.tensor(std).view(1, 3, 1, 1)
+
+    def skip(self, count: int, generator: torch.Generator) -> None:
+        """Make the random draws of a batch of `count` images and nothing else: a resumed run fast-forwards its
+        generator to where the uninterrupted run's stood."""
+        random_resized_crop_boxes(torch.ones(count, 2), scale=(self.min_crop_scale, 1.0), generator=generator)
+        torch.rand(count, generator=generator)
+        if self.jitter > 0:
+            jitter_factors(count, self.jitter, self.jitter, self.jitter, generator)
 
     def __call__(self, images: torch.Tensor, sizes: torch.Tensor,
                  generator: torch.Generator | None = None) -> torch.Tensor:

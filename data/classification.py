@@ -31,10 +31,12 @@ from PIL import Image
 from torch.utils.data import DataLoader, Dataset
 from torchvision.transforms import v2
 
-from .batch_augment import ClassificationAugment, UInt8Batch, augment_generator
+from .batch_augment import ClassificationAugment, UInt8Batch, augment_generator, batch_generator
 from .decoded import DecodedImages, decoded_images, estimate_bytes, plan_cache, sampled_sizes, whole_batch
 from .errors import DatasetError
 from .images import check_bad_images, load_rgb, unreadable_images
+from .resumable import EpochSampler
+from .shards import ShardLoader, check_shards, open_shards, samples_fingerprint, shard_batch, write_shards
 from .transforms import classification_transforms, eval_resize
 
 Box = tuple[int, int, int, int]  # left, top, right, bottom in pixels (PIL crop convention)
@@ -44,10 +46,11 @@ class ImageClassificationDataset(Dataset):
     """(image path, label[, crop box]) samples -> (transformed image, label)."""
 
     def __init__(self, samples: Sequence[tuple[Path, int]], transform: Callable | None = None,
-                 boxes: Sequence[Box | None] | None = None):
+                 boxes: Sequence[Box | None] | None = None, seed: int = 0):
         self.samples = list(samples)
         self.transform = transform
         self.boxes = list(boxes) if boxes is not None else None
+        self.seed = seed
 
     def __len__(self) -> int:
         return len(self.samples)
@@ -59,7 +62,13 @@ class ImageClassificationDataset(Dataset):
             image = image.crop(self.boxes[index])
         return image
 
-    def __getitem__(self, index: int):
+    def __getitem__(self, index: int | tuple[int, int]):
+        """Sample `index`; an (epoch, index) key (the training sampler's, data.resumable) also seeds the process's
+        torch RNG from (seed, epoch, index) first, so the sample's augmentation is the same in any worker and after
+        any resume."""
+        if isinstance(index, tuple):
+            epoch, index = index
+            torch.manual_seed(int(np.random.SeedSequence([self.seed, epoch, index]).generate_state(1)[0]))
         image = self.load(index)
         return (self.transform(image) if self.transform else image), self.samples[index][1]
 
@@ -151,15 +160,26 @@ class ClassificationDataModule(pl.LightningDataModule):
         seed: the validation split's seed, and with the DDP rank the cached pipeline's augmentation's.
         decode_cache_gb: decode the images once into a uint8 cache when it takes at most this many GB (see the
             module docstring); 0 streams from disk every epoch.
-        cache_short_side: the cached training images' shorter side (null: round(image_size * 8 / 7)).
+        cache_short_side: the cached training images' shorter side (null: round(image_size * 8 / 7)); also the
+            side sharded training images are shrunk to when decoded.
+        source: "files" (the image files: the decoded cache or streaming, by decode_cache_gb) or "shards": the
+            training split from LitData shards written by prepare.py into `shards` (data.shards); validation and
+            test read the files as with "files".
+        shards: the folder prepare.py wrote (prepare.out), for source=shards.
     """
 
     def __init__(self, image_size: int = 224, batch_size: int = 32, num_workers: int = 2, val_fraction: float = 0.1,
                  min_crop_scale: float = 0.35, eval_crop_fraction: float = 0.875, color_jitter: float = 0.2,
                  mean: Sequence[float] = (0.485, 0.456, 0.406), std: Sequence[float] = (0.229, 0.224, 0.225),
                  seed: int = 0, decode_cache_gb: float = 8.0, cache_short_side: int | None = None,
-                 test_fraction: float = 0.0, bad_images: str = "skip"):
+                 test_fraction: float = 0.0, bad_images: str = "skip", source: str = "files",
+                 shards: str | None = None):
         super().__init__()
+        if source not in ("files", "shards"):
+            raise ValueError(f"data.source must be files or shards, got {source!r}")
+        if source == "shards" and not shards:
+            raise ValueError("data.source=shards needs data.shards=<the folder prepare.py wrote (prepare.out)>")
+        self.source, self.shards = source, shards
         if not 0 <= val_fraction < 1:
             raise ValueError(f"data.val_fraction must be in [0, 1), got {val_fraction}")
         if not 0 <= test_fraction < 1 or val_fraction + test_fraction >= 1:
@@ -181,8 +201,13 @@ class ClassificationDataModule(pl.LightningDataModule):
         self.decode_cache_gb = decode_cache_gb
         self.cache_short_side = cache_short_side or round(image_size * 8 / 7)
         self.datasets: dict[str, Dataset] = {}
+        self.split_samples: dict[str, list] = {}  # each split's samples: (path, label[, box]), in order
+        self.train_fingerprint = ""  # of the training samples (data.shards.samples_fingerprint), in checkpoints
+        self._resume: dict | None = None  # the training loader's position from a checkpoint (load_state_dict)
+        self._train_loader = None
         self.class_names: list[str] = []
         self.augment_rng: torch.Generator | None = None  # made on first use: it needs the DDP rank
+        self._augmented: list[list[int]] = []  # [batch size, count] runs of the batches augment_rng drew for
 
     @property
     def num_classes(self) -> int:
@@ -196,7 +221,7 @@ class ClassificationDataModule(pl.LightningDataModule):
     def image_paths(self, split: str) -> list[Path]:
         """The image files of a split ("train", "val", "test"), in dataset order."""
         self.setup()
-        return [Path(s[0]) for s in self.datasets[split].samples]
+        return [Path(s[0]) for s in self.split_samples[split]]
 
     def list_samples(self) -> dict[str, list | None]:
         """{"train": [...], "val": [...] or None, "test": [...] or None}: lists of (path, label) or (path, label,
@@ -243,9 +268,14 @@ class ClassificationDataModule(pl.LightningDataModule):
             val = test
         self.metrics_split = describe_metrics_split([s[0] for s in train], [s[0] for s in val],
                                                     [s[0] for s in test], self.no_test_reason)
+        self.split_samples = {"train": train, "val": val, "test": test}
+        self.train_fingerprint = samples_fingerprint(train)
         streaming = {"train": self._dataset(train, self.train_transform),
                      "val": self._dataset(val, self.eval_transform),
                      "test": self._dataset(test, self.eval_transform)}
+        if self.source == "shards":  # training from shards (checked now, opened by the loader: after DDP has
+            check_shards(Path(self.shards).expanduser() / "train", self.train_fingerprint)  # started, as LitData
+            streaming.pop("train")  # splits by the ranks it finds); validation and test from the files
         paths = [str(path) for ds in streaming.values() for path, _ in ds.samples]
         self._name = os.path.commonpath(paths) if paths else "empty"
         what = f"{type(self).__name__} ({self._name})"
@@ -256,10 +286,17 @@ class ClassificationDataModule(pl.LightningDataModule):
         else:
             self.datasets = streaming
 
-    @staticmethod
-    def _dataset(samples: list, transform) -> ImageClassificationDataset:
+    def write_shards(self, out: str | Path, split: str = "train", **options) -> Path | None:
+        """Write a split's samples as LitData shards into `out`/<split> (prepare.py; data.shards.write_shards
+        takes `options`), with the class names and this data's settings in the manifest."""
+        self.setup()
+        settings = {"data": type(self).__name__, "class_names": list(self.class_names),
+                    "metrics_split": self.metrics_split, "skipped_images": list(self.skipped_images)}
+        return write_shards(self.split_samples[split], out, split, settings, **options)
+
+    def _dataset(self, samples: list, transform) -> ImageClassificationDataset:
         boxes = [s[2] for s in samples] if samples and len(samples[0]) > 2 else None
-        return ImageClassificationDataset([(s[0], s[1]) for s in samples], transform, boxes)
+        return ImageClassificationDataset([(s[0], s[1]) for s in samples], transform, boxes, self.seed)
 
     def _prepared_size(self, split: str) -> Callable[[int, int], tuple[int, int]]:
         """(width, height) of an image as the cache stores it."""
@@ -287,12 +324,58 @@ class ClassificationDataModule(pl.LightningDataModule):
         return CachedClassificationDataset(streaming, store, train, self.mean, self.std)
 
     def on_after_batch_transfer(self, batch, dataloader_idx: int):
-        """Augment the cached pipeline's uint8 training batches on their device (data.batch_augment)."""
+        """Augment uint8 training batches (the decoded cache's, the shards') on their device (data.batch_augment):
+        a batch with sample ids draws from a generator derived from them (data.batch_augment.batch_generator),
+        else from the data module's generator."""
         if isinstance(batch, UInt8Batch):
-            if self.augment_rng is None:
-                self.augment_rng = augment_generator(self.seed, self.trainer.global_rank if self.trainer else 0)
-            return self.batch_augment(batch.images, batch.sizes, self.augment_rng), batch.targets
+            if batch.ids is not None:
+                generator = batch_generator(self.seed, self.trainer.current_epoch if self.trainer else 0, batch.ids)
+            else:
+                generator = self._augment_generator(len(batch.images))
+            return self.batch_augment(batch.images, batch.sizes, generator), batch.targets
         return batch
+
+    def _augment_generator(self, count: int) -> torch.Generator:
+        """The decoded cache's augmentation generator (one per seed and DDP rank), about to draw for a batch of
+        `count`; a resumed run's is fast-forwarded first over the batches the checkpoint says it drew for."""
+        if self.augment_rng is None:
+            self.augment_rng = augment_generator(self.seed, self.trainer.global_rank if self.trainer else 0)
+            for size, batches in self._augmented:
+                for _ in range(batches):
+                    self.batch_augment.skip(size, self.augment_rng)
+        if self._augmented and self._augmented[-1][0] == count:
+            self._augmented[-1][1] += 1
+        else:
+            self._augmented.append([count, 1])
+        return self.augment_rng
+
+    def state_dict(self) -> dict:
+        """What a checkpoint keeps of the data: the training samples' fingerprint (a resume on changed data is
+        refused), the training loader's position and random state, and how many batches the augmentation
+        generator has drawn for (see `load_state_dict` and data.resumable)."""
+        state = {"train_fingerprint": self.train_fingerprint, "augmented": [list(run) for run in self._augmented]}
+        if self._train_loader is not None and self.trainer is not None:
+            batches = self.trainer.fit_loop.epoch_loop.batch_progress.current.processed
+            loader = self._train_loader
+            state["train_loader"] = (loader.position(batches) if isinstance(loader, ShardLoader) else
+                                     loader.sampler.position(batches, self.batch_size,
+                                                             batches >= self.trainer.num_training_batches)
+                                     if isinstance(loader.sampler, EpochSampler) else None)
+        return state
+
+    def load_state_dict(self, state: dict) -> None:
+        """Restore from a checkpoint (before any loader exists): the data must be the data the run trained on;
+        the training loader then continues from its saved position. Lightning's own restore of the loader's state
+        is not used: it skips it when configure_optimizers reads `trainer.estimated_stepping_batches`
+        (Lightning #20550), and it is one batch ahead (its fetcher has prefetched the next batch)."""
+        self.setup()
+        saved = state.get("train_fingerprint")
+        if saved and saved != self.train_fingerprint:
+            raise DatasetError(f"{type(self).__name__}: the training samples differ from those of the checkpoint "
+                               f"being resumed (files, labels or split settings changed): resume with the data it "
+                               f"was trained on, or start a new run")
+        self._resume = state.get("train_loader")
+        self._augmented = [list(run) for run in state.get("augmented", [])]
 
     def train_sampler(self, dataset: Dataset):
         """The training split's sampler (None: shuffle); subclasses that need batches of a given make-up (metric
@@ -300,14 +383,36 @@ class ClassificationDataModule(pl.LightningDataModule):
         return None
 
     def _loader(self, split: str, shuffle: bool) -> DataLoader:
+        if split == "train" and self.source == "shards":
+            dataset = open_shards(self.shards, "train", self.train_fingerprint, self.cache_short_side, self.seed)
+            if self.train_sampler(self.split_samples["train"]) is not None:
+                raise DatasetError(f"{type(self).__name__}: data.source=shards streams the shards in LitData's "
+                                   f"order, so batches of several images per identity cannot be drawn: set "
+                                   f"data.images_per_identity=0 or data.source=files")
+            self._train_loader = ShardLoader(dataset, batch_size=self.batch_size, num_workers=self.num_workers,
+                                             collate_fn=shard_batch, resume=self._resume)
+            self._resume = None
+            return self._train_loader
         dataset = self.datasets[split]
         cached = isinstance(dataset, CachedClassificationDataset)
         workers = 0 if cached else self.num_workers
-        sampler = self.train_sampler(dataset) if shuffle else None
-        return DataLoader(dataset, batch_size=self.batch_size, shuffle=shuffle and sampler is None, sampler=sampler,
-                          num_workers=workers,
-                          persistent_workers=workers > 0, collate_fn=whole_batch if cached else None,
-                          pin_memory=torch.cuda.is_available(), drop_last=shuffle and len(dataset) > self.batch_size)
+        sampler = None
+        if shuffle:
+            sampler = self.train_sampler(dataset)
+            if sampler is None:  # the resumable order (data.resumable); streaming: keyed per-sample draws
+                sampler = EpochSampler(dataset, self.seed, keyed=not cached)
+                if self._resume is not None:
+                    sampler.resume(self._resume)
+                    self._resume = None
+        loader = DataLoader(dataset, batch_size=self.batch_size, sampler=sampler, num_workers=workers,
+                            persistent_workers=workers > 0, collate_fn=whole_batch if cached else None,
+                            pin_memory=torch.cuda.is_available(), drop_last=shuffle and len(dataset) > self.batch_size,
+                            # off the global RNG (data.resumable): the training order's loader, and loaders with
+                            # persistent workers (which draw a seed only the first time an epoch iterates them)
+                            generator=torch.Generator() if isinstance(sampler, EpochSampler) or workers else None)
+        if split == "train":
+            self._train_loader = loader
+        return loader
 
     def train_dataloader(self) -> DataLoader:
         return self._loader("train", shuffle=True)

@@ -119,16 +119,24 @@ class DecodedImages:
         sizes = torch.from_numpy(self.sizes[indices])
         if self.uniform is not None:  # every image the same size: one gather
             return torch.from_numpy(self.uniform[indices]).permute(0, 3, 1, 2).contiguous(), sizes
-        height, width = (int(v) for v in sizes.max(0).values) if indices else (0, 0)
-        out = torch.empty((len(indices), height, width, 3), dtype=torch.uint8)
-        for b, i in enumerate(indices):
-            h, w = (int(v) for v in self.sizes[i])
-            out[b, :h, :w] = torch.from_numpy(self.image(i))
-            if w < width:
-                out[b, :h, w:] = out[b, :h, w - 1: w]
-            if h < height:
-                out[b, h:] = out[b, h - 1: h]
-        return out.permute(0, 3, 1, 2).contiguous(), sizes
+        return pad_images([torch.from_numpy(self.image(i)).permute(2, 0, 1) for i in indices])
+
+
+def pad_images(images: Sequence[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+    """uint8 [3, H, W] images -> one contiguous [B, 3, H, W] batch of the largest H and W (each image top-left, its
+    last row and column repeated into the padding, so bilinear sampling at its border sees the border) and the
+    [B, 2] true sizes."""
+    sizes = torch.tensor([list(image.shape[-2:]) for image in images], dtype=torch.int64).reshape(-1, 2)
+    height, width = (int(v) for v in sizes.max(0).values) if len(images) else (0, 0)
+    out = torch.empty((len(images), height, width, 3), dtype=torch.uint8)
+    for b, image in enumerate(images):
+        h, w = image.shape[-2:]
+        out[b, :h, :w] = image.permute(1, 2, 0)
+        if w < width:
+            out[b, :h, w:] = out[b, :h, w - 1: w]
+        if h < height:
+            out[b, h:] = out[b, h - 1: h]
+    return out.permute(0, 3, 1, 2).contiguous(), sizes
 
 
 def decoded_images(paths: Sequence[Path], name: str, settings: dict, prepare: Callable[[int], torch.Tensor],

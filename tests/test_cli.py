@@ -117,10 +117,10 @@ def test_eval_predict_export_bad_inputs(dogs_run, tmp_path):
 @pytest.mark.parametrize("script, expected", [
     ("eval.py", "data.root=/my/coco_export"), ("predict.py", "threshold"), ("export.py", "int8"),
     ("train.py", "task: dogs, face_attributes"), ("compare.py", "--measure"), ("paper_tables.py", "table"),
-    ("budget.py", "budget_ms"),
+    ("budget.py", "budget_ms"), ("prepare.py", "prepare.part_size"),
 ])
 def test_help(script, expected):
-    done = run(script, "--help") if script == "train.py" else in_process(script, "--help")
+    done = run(script, "--help") if script in ("train.py", "prepare.py") else in_process(script, "--help")
     assert done.returncode == 0 and expected in done.stdout, done.stderr[-2000:]
     if script not in ("compare.py", "paper_tables.py"):  # argparse's own help
         assert done.stdout.lower().count("python ") >= 4  # usage and three examples

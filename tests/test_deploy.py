@@ -216,6 +216,27 @@ def test_bad_inputs(tmp_path, dogs_run):
         predict(dogs_run["run_dir"], tmp_path / "nowhere", tmp_path / "out")
 
 
+def test_prediction_in_parts_with_a_killed_part_rerun_equals_one_job(dogs_run, tmp_path):
+    """A file list predicted in 3 parts (as array jobs), one part killed before its file was complete: the rerun
+    predicts that part only, and the merged output is the one job's output."""
+    from PIL import Image
+    names = []
+    for i in range(7):
+        Image.new("RGB", (40, 36), (30 * i, 200 - 20 * i, 90)).save(tmp_path / f"{i}.png")
+        names.append(f"{i}.png")
+    listing = tmp_path / "list.txt"
+    listing.write_text("\n".join(names) + "\n")
+    one = predict(dogs_run["run_dir"], listing, tmp_path / "one", batch_size=2)
+    parts = tmp_path / "parts"
+    for part in (0, 2):
+        assert predict(dogs_run["run_dir"], listing, parts, batch_size=2, parts=3, part=part) is None
+    (parts / "parts" / ".part-00001-of-00003.jsonl.999.tmp").write_text('{"image": "half written')  # killed
+    done = {p.name: p.stat().st_mtime_ns for p in (parts / "parts").glob("part-*.jsonl")}
+    merged = predict(dogs_run["run_dir"], listing, parts, batch_size=2, parts=3)
+    assert merged.read_text() == one.read_text() and len(merged.read_text().splitlines()) == 7
+    assert all((parts / "parts" / name).stat().st_mtime_ns == t for name, t in done.items())  # not redone
+
+
 def test_command_lines(dogs_run, tmp_path):
     """The three entry points parse key=value arguments and run (here: predict on one image; usage errors)."""
     from PIL import Image

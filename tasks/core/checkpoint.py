@@ -10,6 +10,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pytorch_lightning as pl
 import torch
 import yaml
 from hydra.utils import get_class, instantiate
@@ -83,3 +84,21 @@ def load_task_model(path: str | Path) -> tuple[torch.nn.Module, dict[str, Any]]:
     if getattr(model, "channels_last", False):
         model.to(memory_format=torch.channels_last)
     return model.eval(), config
+
+
+class LastCheckpoint(pl.callbacks.ModelCheckpoint):
+    """last.ckpt at every epoch's end and, with every_n_train_steps, every N steps too (Lightning's ModelCheckpoint
+    does one or the other), but never at an epoch's last batch: that state is saved at the epoch's end, after its
+    validation, so that every checkpoint stands either strictly inside an epoch or after it whole, where a resumed
+    run continues exactly (data.resumable)."""
+
+    def on_train_batch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule, outputs, batch: Any,
+                           batch_idx: int) -> None:
+        if not trainer.fit_loop.epoch_loop.batch_progress.is_last_batch:
+            super().on_train_batch_end(trainer, pl_module, outputs, batch, batch_idx)
+
+    def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        if self._every_n_train_steps < 1:
+            return super().on_train_epoch_end(trainer, pl_module)
+        if not self._should_skip_saving_checkpoint(trainer):
+            self._save_topk_checkpoint(trainer, self._monitor_candidates(trainer))

@@ -72,6 +72,9 @@ class EpochLines(ProgressBar):
     def is_disabled(self) -> bool:
         return not self._enabled
 
+    def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        self.on_train_epoch_start(trainer, pl_module)  # a run resumed mid-epoch gets no epoch start
+
     def on_train_epoch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         self._started = time.perf_counter()
         self._start_step = trainer.global_step

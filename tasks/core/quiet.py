@@ -10,7 +10,10 @@ What is silenced, and why it cannot be acted on:
 - "`.fit(ckpt_path=None)` was called without a model. The last model ..." and `.fit(ckpt_path="last") is set, but
   there is no last checkpoint`: Lightning probing for a checkpoint to resume on every fresh run, because an
   OnExceptionCheckpoint (interrupted.ckpt) is configured; `resume=` says what a run resumes from;
-- "Loading `train_dataloader` to estimate number of stepping batches.": an internal step of the LR schedule's setup.
+- "Loading `train_dataloader` to estimate number of stepping batches.": an internal step of the LR schedule's setup;
+- LitData's "max_cache_size is unset; using ..." and "StreamingDataset POSIX-fast ..." (at every loader and shard
+  part: the shards are local, nothing is cached) and Lightning's "Your `IterableDataset` has `__len__` defined"
+  (LitData's length is per rank and worker, as it should be).
 """
 from __future__ import annotations
 
@@ -25,6 +28,8 @@ LOG_LINES = (
     ("pytorch_lightning.trainer.connectors.checkpoint_connector", r"`weights_only` was not set"),
     ("pytorch_lightning.utilities.rank_zero", r"Loading `train_dataloader` to estimate number of stepping batches"),
     ("lightning_fabric.utilities.rank_zero", r"Loading `train_dataloader` to estimate number of stepping batches"),
+    ("litdata.utilities.format", r"max_cache_size is unset"),
+    ("litdata.streaming.dataset", r"StreamingDataset POSIX-fast"),
 )
 
 # (message pattern matched at the message's start, category, module regex or ""): warnings ignored
@@ -33,6 +38,7 @@ WARNINGS = (
     (r"`\.fit\(ckpt_path=None\)` was called without a model\. The last model of the previous `fit` call",
      UserWarning, ""),
     (r'\.fit\(ckpt_path="last"\) is set, but there is no last checkpoint available', UserWarning, ""),
+    (r"Your `IterableDataset` has `__len__` defined", Warning, r"pytorch_lightning\.utilities\.data"),
 )
 
 

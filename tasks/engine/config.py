@@ -20,8 +20,11 @@ CHANGEABLE_GROUPS = ("trainer", "logger", "callbacks")  # groups a resumed run m
 
 
 def _hydra_subdir(resume: Any) -> str:
-    """hydra.output_subdir: where Hydra saves an invocation's config; a resume's goes beside the original's."""
-    return ".hydra" if not resume else f".hydra/resumed_{time.strftime('%Y-%m-%d_%H-%M-%S')}"
+    """hydra.output_subdir: where Hydra saves an invocation's config; a resume's goes beside the original's (with
+    resume=auto every start, the first included, gets its own)."""
+    if not resume:
+        return ".hydra"
+    return f".hydra/{'started' if resume == 'auto' else 'resumed'}_{time.strftime('%Y-%m-%d_%H-%M-%S')}"
 
 
 if not OmegaConf.has_resolver("hydra_subdir"):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import glob
 import json
+import os
 import time
 from pathlib import Path
 from typing import Any, Iterable, Sequence
@@ -23,8 +24,14 @@ ImageLike = str | Path | Image.Image | np.ndarray
 
 
 def list_sources(source: str | Path) -> list[Path]:
-    """An image file, a folder (recursively) or a glob pattern -> image paths, sorted."""
+    """An image file, a folder (recursively), a glob pattern or a .txt list (one image path per line, relative paths
+    from the list's folder) -> image paths, sorted (a list keeps its order)."""
     path = Path(source).expanduser()
+    if path.is_file() and path.suffix.lower() == ".txt":
+        lines = [line.strip() for line in path.read_text().splitlines() if line.strip()]
+        if not lines:
+            raise DatasetError(f"source={source}: the list names no image (one path per line)")
+        return [p if p.is_absolute() else path.parent / p for p in map(Path, lines)]
     if path.is_file():
         return [path]
     if path.is_dir():
@@ -33,7 +40,7 @@ def list_sources(source: str | Path) -> list[Path]:
         found = [Path(p) for p in glob.glob(str(path), recursive=True) if Path(p).is_file()]
     if not found:
         raise DatasetError(f"source={source}: no such image, or no images ({', '.join(IMAGE_SUFFIXES)}) in that "
-                           f"folder or pattern")
+                           f"folder or pattern, or a .txt list of image paths")
     return sorted(found)
 
 
@@ -76,36 +83,81 @@ class Predictor:
 
 
 def predict(ckpt: str | Path, source: str | Path, output_dir: str | Path | None = None, top_k: int = 5,
-            threshold: float = 0.5, batch_size: int = 16, runtime: str | None = None) -> Path:
+            threshold: float = 0.5, batch_size: int = 16, runtime: str | None = None, parts: int = 1,
+            part: int | None = None) -> Path | None:
     """Predict every readable image of `source`; writes predictions.jsonl (and, where the task draws them,
     annotated images) into `output_dir`, reports unreadable files and skips them, prints ms per image. Returns the
-    JSONL path."""
-    predictor = Predictor(load_model(ckpt, runtime), top_k, threshold)
+    JSONL path.
+
+    `parts`: the sorted image list cut into that many contiguous parts, each predicted into its own file
+    (`parts/part-<i>-of-<n>.jsonl`, written under a temporary name and renamed when complete) unless that file
+    exists, then merged in order into predictions.jsonl: a restarted run predicts only the missing parts. `part`:
+    predict only that one (an array job: local processes or a SLURM array) and return None; a later call without
+    it merges."""
+    if parts < 1 or (part is not None and not 0 <= part < parts):
+        raise DatasetError(f"part={part}, parts={parts}: parts must be >= 1 and part in 0..parts-1")
     out = Path(output_dir) if output_dir else Path("predictions") / time.strftime("%Y-%m-%d_%H-%M-%S")
-    paths, skipped, records = list_sources(source), [], []
-    for start in range(0, len(paths), batch_size):
+    if parts > 1 and output_dir is None:
+        raise DatasetError("parts > 1 needs output_dir=<a folder every part writes into>")
+    paths = list_sources(source)
+    predictor = None
+    bounds = [round(i * len(paths) / parts) for i in range(parts + 1)]
+    files = [out / "parts" / f"part-{i:05d}-of-{parts:05d}.jsonl" for i in range(parts)]
+    for i in range(parts) if part is None else [part]:
+        if parts > 1 and files[i].is_file():
+            continue
+        predictor = predictor or Predictor(load_model(ckpt, runtime), top_k, threshold)
+        records = predict_paths(predictor, paths, bounds[i], bounds[i + 1], out, batch_size, threshold)
+        if parts > 1:
+            files[i].parent.mkdir(parents=True, exist_ok=True)
+            tmp = files[i].with_name(f".{files[i].name}.{os.getpid()}.tmp")
+            tmp.write_text("".join(json.dumps(r) + "\n" for r in records))
+            os.replace(tmp, files[i])
+            print(f"part {i + 1}/{parts}: {len(records)} images -> {files[i]}", flush=True)
+        else:
+            out.mkdir(parents=True, exist_ok=True)
+            (out / "predictions.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
+    if part is not None or parts == 1:
+        return None if part is not None else out / "predictions.jsonl"
+    missing = [f.name for f in files if not f.is_file()]
+    if missing:  # written by other jobs still running
+        raise DatasetError(f"{out / 'parts'}: {len(missing)} part(s) not written yet (e.g. {missing[0]}): run the "
+                           f"missing parts (part=<i>) or this command again once they are done")
+    merged = out / "predictions.jsonl"
+    tmp = merged.with_name(f".predictions.jsonl.{os.getpid()}.tmp")
+    with open(tmp, "w") as target:
+        for file in files:
+            target.write(file.read_text())
+    os.replace(tmp, merged)
+    print(f"{parts} parts merged: {merged}", flush=True)
+    return merged
+
+
+def predict_paths(predictor: Predictor, paths: Sequence[Path], start: int, stop: int, out: Path, batch_size: int,
+                  threshold: float) -> list[dict[str, Any]]:
+    """The records of paths[start:stop] (annotated pictures into `out`/annotated, numbered by the image's place in
+    the whole list); unreadable files are reported and skipped."""
+    skipped, records, seconds = [], [], predictor.seconds
+    for first in range(start, stop, batch_size):
         batch = []
-        for path in paths[start:start + batch_size]:
+        for number, path in enumerate(paths[first:min(first + batch_size, stop)], first):
             try:
-                batch.append((path, as_rgb(path)))
+                batch.append((number, path, as_rgb(path)))
             except DatasetError as err:
                 skipped.append(str(path))
                 print(f"skipped: {err}", flush=True)
         if not batch:
             continue
-        for (path, _), (tensor, output, record) in zip(batch, predictor.run([image for _, image in batch])):
+        for (number, path, _), (tensor, output, record) in zip(batch, predictor.run([b[2] for b in batch])):
             records.append({"image": str(path), **record})
             picture = predictor.model.annotate(tensor, output, record, threshold)
             if picture is not None:
                 (out / "annotated").mkdir(parents=True, exist_ok=True)
-                write_png(picture, str(out / "annotated" / f"{len(records):06d}_{path.stem}.png"))
-    if not records:
-        raise DatasetError(f"source={source}: no readable image among its {len(paths)} file(s) (e.g. {skipped[0]}): "
-                           f"pass an image, a folder of images or a glob pattern")
-    out.mkdir(parents=True, exist_ok=True)
-    predictions = out / "predictions.jsonl"
-    predictions.write_text("".join(json.dumps(r) + "\n" for r in records))
-    ms = 1000 * predictor.seconds / max(len(records), 1)
+                write_png(picture, str(out / "annotated" / f"{number + 1:06d}_{path.stem}.png"))
+    if not records and stop > start:
+        raise DatasetError(f"no readable image among {stop - start} file(s) (e.g. {skipped[0]}): pass an image, a "
+                           f"folder of images, a glob pattern or a .txt list")
+    ms = 1000 * (predictor.seconds - seconds) / max(len(records), 1)
     print(f"{len(records)} images predicted ({len(skipped)} unreadable, skipped), {ms:.2f} ms per image "
-          f"(model, batches of {batch_size}, {predictor.loaded.format}); predictions: {predictions}", flush=True)
-    return predictions
+          f"(model, batches of {batch_size}, {predictor.loaded.format}); into {out}", flush=True)
+    return records

@@ -30,16 +30,17 @@ log = logging.getLogger(__name__)
 
 
 def resume_checkpoint(cfg: DictConfig, none_yet_ok: bool = False) -> str | None:
-    """`resume`: null (fresh run), a checkpoint path, or "last": the newer of the run dir's checkpoints/last.ckpt
-    and checkpoints/interrupted.ckpt (written when a run is stopped with Ctrl+C). `none_yet_ok`: "last" finding
-    no checkpoint starts afresh instead of failing."""
+    """`resume`: null (fresh run), a checkpoint path, "last": the newer of the run dir's checkpoints/last.ckpt
+    and checkpoints/interrupted.ckpt (written when a run is stopped with Ctrl+C), or "auto": "last" when the run dir
+    has a checkpoint, else a fresh run (the same command starts a run and continues it: a requeued SLURM job).
+    `none_yet_ok`: "last" finding no checkpoint starts afresh instead of failing."""
     if not cfg.resume:
         return None
-    if cfg.resume == "last":
+    if cfg.resume in ("last", "auto"):
         folder = Path(cfg.paths.output_dir) / "checkpoints"
         found = [p for p in (folder / "last.ckpt", folder / "interrupted.ckpt") if p.is_file()]
-        if not found and none_yet_ok:
-            log.info("resume=last: no checkpoint in %s yet: this stage starts from the beginning", folder)
+        if not found and (none_yet_ok or cfg.resume == "auto"):
+            log.info("resume=%s: no checkpoint in %s yet: this stage starts from the beginning", cfg.resume, folder)
             return None
         path = max(found, key=lambda p: p.stat().st_mtime) if found else folder / "last.ckpt"
     else:
@@ -104,8 +105,9 @@ def train_and_test(cfg: DictConfig, overrides: Sequence[str] | None = None,
         model_kwargs["teacher"] = teacher
     model = instantiate(cfg.model, _convert_="all", **model_kwargs)
     model.run_config = resolved
+    datamodule.setup("fit")  # the data's errors (files, shards) before the trainer starts; Lightning's call reuses it
     if ckpt_path:
-        check_resume_fits(ckpt_path, model, cfg)
+        check_resume_fits(ckpt_path, model, cfg, datamodule)
     loggers = [instantiate(c) for c in (cfg.get("logger") or {}).values() if c]
     callbacks = [instantiate(c) for c in (cfg.get("callbacks") or {}).values() if c]
     if not loggers:  # logger=none: Lightning refuses a LearningRateMonitor without a logger to write to
@@ -187,10 +189,13 @@ def refuse_used_folder(out_dir: Path) -> None:
                           f"it with resume=last, or start this run in another folder")
 
 
-def check_resume_fits(ckpt_path: str, model: pl.LightningModule, cfg: DictConfig) -> None:
+def check_resume_fits(ckpt_path: str, model: pl.LightningModule, cfg: DictConfig, datamodule: Any = None) -> None:
     """A checkpoint of another task, backbone or class count is refused in one line before Lightning prints a
-    `size mismatch` per tensor."""
+    `size mismatch` per tensor; the data module checks its saved state (the data it trained on) here too, before
+    the trainer starts (Lightning gives it the same state again when it restores)."""
     checkpoint, config = read_checkpoint(ckpt_path)
+    if datamodule is not None and type(datamodule).__qualname__ in checkpoint:
+        datamodule.load_state_dict(checkpoint[type(datamodule).__qualname__])
     theirs = OmegaConf.create(config)
     held = f"{theirs.get('task_name')} / {backbone_name(theirs)}"
     expected = f"{cfg.task_name} / {backbone_name(cfg)}"

@@ -1,0 +1,81 @@
+"""Exact mid-epoch resume: the training order's position and the random state a data module saves in checkpoints
+and gives back to its loader (ClassificationDataModule.state_dict / load_state_dict).
+
+- `EpochSampler`: the order of the training split for the decoded cache and the streaming pipeline. One process:
+  each epoch's permutation is seeded by one draw from the global torch RNG when the epoch starts, as
+  DataLoader(shuffle=True)'s RandomSampler does, so seeded runs keep the orders they always had; several processes
+  (DDP): seeded by seed + epoch and strided across ranks, as the DistributedSampler Lightning would put in (so
+  Lightning leaves this one in place). A resumed epoch reuses its seed and leaves out the samples already trained.
+- `random_state` / `restore_random_state`: the process's global RNGs (torch, numpy, python). Lightning's checkpoints
+  do not carry them; the data module saves rank 0's (the ranks of a DDP run draw alike: seeded alike, same draws)
+  and the sampler restores them when its first iteration starts, which is where the uninterrupted run stood: its
+  loader has a generator of its own, and the sampler makes the draw the loader's iterator made from the global RNG
+  before (so the global stream is what it always was), so the next epochs' orders and the model's own random draws
+  (dropout, Faster R-CNN's sampling) continue as if nothing had stopped.
+"""
+from __future__ import annotations
+
+import random
+from typing import Any, Iterator
+
+import numpy as np
+import torch
+import torch.distributed as dist
+from torch.utils.data import DistributedSampler
+
+
+def random_state() -> dict[str, Any]:
+    """The global RNGs' states as tensors and plain values (what checkpoints are read back with)."""
+    name, keys, position, has_gauss, gauss = np.random.get_state()
+    return {"torch": torch.get_rng_state(), "numpy": [name, torch.from_numpy(keys.astype(np.int64)), int(position),
+                                                      int(has_gauss), float(gauss)],
+            "python": random.getstate()}
+
+
+def restore_random_state(state: dict[str, Any]) -> None:
+    torch.set_rng_state(state["torch"])
+    name, keys, position, has_gauss, gauss = state["numpy"]
+    np.random.set_state((name, keys.numpy().astype(np.uint32), position, has_gauss, gauss))
+    random.setstate(state["python"])
+
+
+class EpochSampler(DistributedSampler):
+    """See the module docstring. `keyed`: yield (epoch, index) pairs (for datasets that derive per-sample random
+    draws from them: the streaming pipeline's workers); else indices."""
+
+    def __init__(self, dataset, seed: int = 0, keyed: bool = False):
+        distributed = dist.is_available() and dist.is_initialized()
+        super().__init__(dataset, num_replicas=dist.get_world_size() if distributed else 1,
+                         rank=dist.get_rank() if distributed else 0, shuffle=True, seed=seed)
+        self.keyed = keyed
+        self.epoch_seed: int | None = None  # the seed of the epoch being iterated
+        self._resume: dict[str, Any] | None = None  # a saved position, applied when the next iteration starts
+
+    def resume(self, position: dict[str, Any]) -> None:
+        """Continue from `position()` of a checkpoint (applied when the next iteration starts, which a loader with
+        workers begins before Lightning sets the epoch: the epoch is set here)."""
+        self._resume = position
+        self.set_epoch(position["epoch"] + 1 if position["finished"] else position["epoch"])
+
+    def position(self, batches: int, batch_size: int, finished: bool) -> dict[str, Any]:
+        """The state after `batches` trained batches of `batch_size` in the current epoch (`finished`: all of it)."""
+        return {"epoch": self.epoch, "epoch_seed": self.epoch_seed, "samples": 0 if finished else batches * batch_size,
+                "finished": finished, "random": random_state()}
+
+    def __iter__(self) -> Iterator:
+        resume, self._resume = self._resume, None
+        skip = 0
+        if resume is not None:  # where the uninterrupted run stood when it saved the checkpoint
+            restore_random_state(resume["random"])
+            if resume["epoch"] == self.epoch and resume["samples"] > 0:  # mid-epoch: its order, after its trained part
+                self.epoch_seed, skip = resume["epoch_seed"], resume["samples"]
+        if skip == 0:  # a new epoch: the global RNG draws of the RandomSampler-with-DataLoader it stands in for
+            torch.empty((), dtype=torch.int64).random_()  # the loader iterator's base seed (its loader has its own)
+            self.epoch_seed = (int(torch.empty((), dtype=torch.int64).random_().item()) if self.num_replicas == 1
+                               else self.seed + self.epoch)
+        order = torch.randperm(len(self.dataset), generator=torch.Generator().manual_seed(self.epoch_seed)).tolist()
+        if self.num_replicas > 1:  # DistributedSampler's padding and striding
+            order += order[:self.total_size - len(order)]
+            order = order[self.rank:self.total_size:self.num_replicas]
+        for index in order[skip:]:
+            yield (self.epoch, index) if self.keyed else index

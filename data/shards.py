@@ -1,0 +1,281 @@
+"""Sharded datasets (LitData): a split's images resized, re-encoded and written once into chunk files with their
+labels, then streamed in training by any number of processes and workers without opening millions of small files.
+
+Writing (`write_shards`, run by prepare.py): the split's samples (image path, label[, crop box]) in a seeded shuffled
+order, cut into parts of `part_size` records. Each part is written by `litdata.optimize` into a temporary folder and
+renamed when complete, so an interrupted conversion resumes at the first missing part, parts can be written by
+independent jobs (`part`/`parts`: a SLURM array), and no part ever looks complete when it is not. When every part is
+there, the parts are merged into `<out>/<split>/` and `<out>/<split>/manifest.json` is written last (atomically): a
+split without a manifest is not finished. A record is {"id": its index in the split's sample list, "image": JPEG
+bytes (shorter side at most `short_side`, never enlarged, EXIF orientation applied), "label": int or float32 array}.
+
+Reading (`open_shards`): the manifest is checked against what the run expects (format version, the fingerprint of the
+split's sample list, the record count) and the chunks against the index (present, of the size the index gives) before
+anything is read, each problem one `DatasetError` naming the file. Workers decode and shrink only (`ShardDecode`); the
+batch leaves the loader as a `UInt8Batch` for the data module's batched augmentation, with the records' ids, from
+which its random draws are derived (data.batch_augment.batch_generator).
+"""
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import logging
+import os
+import random
+import shutil
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+import torch
+from PIL import Image
+
+from .batch_augment import UInt8Batch
+from .errors import DatasetError
+from .images import load_rgb
+from .resumable import random_state, restore_random_state
+
+log = logging.getLogger(__name__)
+
+SHARD_VERSION = 1
+MANIFEST = "manifest.json"
+PARTS = ".parts"
+
+
+def samples_fingerprint(samples: Sequence[tuple]) -> str:
+    """A fingerprint of a split's sample list (paths as given, labels, crop boxes), in order: cheap (no file is
+    opened or stat'ed), so a run over millions of images can check its shards against the list it would read."""
+    digest = hashlib.sha1()
+    for sample in samples:
+        label = sample[1]
+        label = np.asarray(label).tolist() if not isinstance(label, (int, np.integer)) else int(label)
+        digest.update(json.dumps([str(sample[0]), label, list(sample[2]) if len(sample) > 2 and sample[2] else None],
+                                 default=str).encode())
+    return digest.hexdigest()
+
+
+class EncodeRecord:
+    """The per-record work of a conversion (picklable for LitData's workers): decode, crop to the box, shrink the
+    shorter side to `short_side`, re-encode as JPEG. An image that cannot be read is written up in `errors` (one
+    file per record: LitData's workers hang on an exception) and left out; the writer then stops, naming it."""
+
+    def __init__(self, short_side: int, quality: int, errors: Path):
+        self.short_side, self.quality, self.errors = short_side, quality, errors
+
+    def __call__(self, item: tuple) -> dict[str, Any] | None:
+        try:
+            return self.encode(*item)
+        except Exception as error:  # noqa: BLE001 - reported by the writer, naming the file
+            self.errors.mkdir(parents=True, exist_ok=True)
+            (self.errors / f"{item[0]}.txt").write_text(f"{item[1]}: {error}")
+            return None
+
+    def encode(self, index: int, path: str, label, box) -> dict[str, Any]:
+        image = load_rgb(path)
+        if box is not None:
+            image = image.crop(tuple(box))
+        scale = self.short_side / min(image.size)
+        if scale < 1:
+            image = image.resize((max(1, round(image.width * scale)), max(1, round(image.height * scale))),
+                                 Image.BILINEAR, reducing_gap=None)
+        buffer = io.BytesIO()
+        image.save(buffer, format="JPEG", quality=self.quality)
+        label = int(label) if isinstance(label, (int, np.integer)) else np.asarray(label, dtype=np.float32)
+        return {"id": int(index), "image": buffer.getvalue(), "label": label}
+
+
+def write_shards(samples: Sequence[tuple], out: str | Path, split: str, settings: dict[str, Any],
+                 short_side: int = 320, quality: int = 90, part_size: int = 4096, num_workers: int = 1,
+                 seed: int = 0, part: int | None = None, chunk_bytes: str = "64MB") -> Path | None:
+    """Write `samples` ((path, label[, box]) in the data module's order) as the shards of `split` in `out`.
+    `settings`: what else the manifest records (class names, the data config, ...). `part`: write only that part
+    (an array job) and return None; else write the missing parts, merge them and return the split's folder."""
+    import litdata
+
+    folder = Path(out) / split
+    fingerprint = samples_fingerprint(samples)
+    manifest = folder / MANIFEST
+    if manifest.is_file():
+        done = json.loads(manifest.read_text())
+        if done.get("fingerprint") == fingerprint and done.get("version") == SHARD_VERSION:
+            log.info("%s: complete already (%d records)", folder, done["count"])
+            return folder
+        raise DatasetError(f"{manifest}: these shards were written from another sample list or version; write "
+                           f"the new ones into another folder (prepare.out=...) or delete {folder}")
+    order = list(range(len(samples)))
+    random.Random(seed).shuffle(order)  # records in a seeded random order: neighbours in a chunk are unrelated
+    items = [(i, str(samples[i][0]), samples[i][1], samples[i][2] if len(samples[i]) > 2 else None) for i in order]
+    count = max(1, -(-len(items) // part_size))
+    parts = Path(out) / PARTS / f"{split}-{fingerprint[:12]}"
+    wanted = range(count) if part is None else [part]
+    if part is not None and not 0 <= part < count:
+        raise DatasetError(f"prepare.part={part}: {split} has {count} parts of {part_size} records (0..{count - 1})")
+    for number in wanted:
+        final = parts / f"part-{number:05d}"
+        if final.is_dir():
+            continue
+        tmp = parts / f"part-{number:05d}.tmp-{os.getpid()}"
+        shutil.rmtree(tmp, ignore_errors=True)
+        chunk = items[number * part_size:(number + 1) * part_size]
+        log.info("%s: writing part %d/%d (%d records)", split, number + 1, count, len(chunk))
+        errors = parts / f"errors-{os.getpid()}"
+        shutil.rmtree(errors, ignore_errors=True)
+        litdata.optimize(fn=EncodeRecord(short_side, quality, errors), inputs=chunk, output_dir=str(tmp),
+                         chunk_bytes=chunk_bytes, num_workers=min(num_workers, len(chunk)), reorder_files=False,
+                         keep_data_ordered=True, verbose=False, start_method="fork")
+        failed = sorted(errors.glob("*.txt")) if errors.is_dir() else []
+        if failed:
+            first = failed[0].read_text()
+            shutil.rmtree(tmp, ignore_errors=True)
+            shutil.rmtree(errors, ignore_errors=True)
+            raise DatasetError(f"{first} ({len(failed)} image(s) of part {number} failed; the parts written "
+                               f"are kept: run prepare.py again after the fix)")
+        tmp.rename(final)
+    if part is not None:
+        return None
+    written = [parts / f"part-{n:05d}" for n in range(count)]
+    staging = folder.with_name(f".{split}.merging-{os.getpid()}")
+    shutil.rmtree(staging, ignore_errors=True)
+    if count == 1:
+        shutil.copytree(written[0], staging)
+    else:
+        litdata.merge_datasets([str(p) for p in written], str(staging), max_workers=num_workers)
+    if folder.exists():  # an earlier merge stopped before its manifest: not complete, replaced
+        shutil.rmtree(folder)
+    staging.rename(folder)
+    text = json.dumps({"version": SHARD_VERSION, "split": split, "count": len(items), "fingerprint": fingerprint,
+                       "short_side": short_side, "quality": quality, "seed": seed, **settings}, indent=1, default=str)
+    (folder / f".{MANIFEST}.tmp").write_text(text)
+    os.replace(folder / f".{MANIFEST}.tmp", folder / MANIFEST)  # last, atomically: the split is complete
+    shutil.rmtree(parts)
+    if not any(parts.parent.iterdir()):
+        parts.parent.rmdir()
+    log.info("%s: %d records in %s", split, len(items), folder)
+    return folder
+
+
+def check_shards(folder: Path, fingerprint: str | None = None) -> dict[str, Any]:
+    """The manifest of the shards in `folder`, after checking it and the chunk files (see the module docstring)."""
+    manifest_path, index_path = folder / MANIFEST, folder / "index.json"
+    if not manifest_path.is_file():
+        hint = " (a conversion that has not finished)" if (folder / "index.json").is_file() else ""
+        raise DatasetError(f"{manifest_path}: no manifest{hint}: write the shards with python prepare.py ... "
+                           f"prepare.out={folder.parent}")
+    try:
+        manifest = json.loads(manifest_path.read_text())
+        index = json.loads(index_path.read_text())
+    except (OSError, ValueError) as error:
+        raise DatasetError(f"{index_path if manifest_path.is_file() else manifest_path}: cannot be read ({error}); "
+                           f"write the shards again with prepare.py") from None
+    if manifest.get("version") != SHARD_VERSION:
+        raise DatasetError(f"{manifest_path}: shard format version {manifest.get('version')}, this suite reads "
+                           f"{SHARD_VERSION}: write the shards again with prepare.py")
+    if fingerprint is not None and manifest.get("fingerprint") != fingerprint:
+        raise DatasetError(f"{manifest_path}: these shards hold another sample list than this run's "
+                           f"{manifest.get('split')} split (other data, labels or settings): point data.shards at "
+                           f"the shards of this data, or write them with prepare.py and the same data settings")
+    records = 0
+    for chunk in index.get("chunks", []):
+        path = folder / chunk["filename"]
+        if not path.is_file():
+            raise DatasetError(f"{path}: chunk missing (listed in {index_path}): copy the whole shard folder again "
+                               f"or write it again with prepare.py")
+        if path.stat().st_size != chunk["chunk_bytes"]:
+            raise DatasetError(f"{path}: {path.stat().st_size} bytes where {index_path} says "
+                               f"{chunk['chunk_bytes']} (truncated or altered): copy it again or write the shards "
+                               f"again with prepare.py")
+        records += chunk["chunk_size"]
+    if records != manifest.get("count"):
+        raise DatasetError(f"{manifest_path}: says {manifest.get('count')} records but the chunks in {index_path} "
+                           f"hold {records}: write the shards again with prepare.py")
+    return manifest
+
+
+class ShardDecode:
+    """A record -> (uint8 [3, H, W] image with its shorter side at most `short_side`, label, id): what the
+    loader's workers do."""
+
+    def __init__(self, short_side: int):
+        self.short_side = short_side
+
+    def __call__(self, record: dict[str, Any]) -> tuple[torch.Tensor, Any, int]:
+        from torchvision.io import decode_jpeg
+        from torchvision.transforms.v2 import functional as F
+        image = decode_jpeg(torch.frombuffer(bytearray(record["image"]), dtype=torch.uint8))
+        if min(image.shape[-2:]) > self.short_side:
+            image = F.resize(image, [self.short_side], antialias=True)
+        label = record["label"]
+        return image, (torch.as_tensor(label) if isinstance(label, np.ndarray) else int(label)), int(record["id"])
+
+
+def open_shards(folder: str | Path, split: str, fingerprint: str, short_side: int, seed: int):
+    """The StreamingDataset of a split's shards (checked first), shuffled by `seed` and the epoch."""
+    from litdata import StreamingDataset
+    path = Path(folder).expanduser().resolve() / split
+    manifest = check_shards(path, fingerprint)
+    dataset = StreamingDataset(str(path), shuffle=True, seed=seed, drop_last=True, transform=ShardDecode(short_side))
+    dataset.manifest = manifest
+    return dataset
+
+
+def shard_batch(items: list[tuple[torch.Tensor, Any, int]]) -> UInt8Batch:
+    """collate_fn: decoded records -> a UInt8Batch padded to its largest image (as data.decoded stores batches),
+    with the records' ids."""
+    from .decoded import pad_images
+    images, sizes = pad_images([image for image, _, _ in items])
+    labels = [label for _, label, _ in items]
+    labels = torch.stack(labels) if isinstance(labels[0], torch.Tensor) else torch.tensor(labels)
+    return UInt8Batch(images, sizes, labels, torch.tensor([i for _, _, i in items]))
+
+
+def _streaming_loader():
+    from litdata import StreamingDataLoader
+    return StreamingDataLoader
+
+
+class ShardLoader(_streaming_loader()):
+    """LitData's StreamingDataLoader whose position the data module saves and restores (`position`, `resume`).
+
+    The order is LitData's: chunks and the records in them shuffled by the seed and the loader's epoch count, split
+    across ranks and workers. `resume` (a `position()` from a checkpoint) continues that epoch after its last
+    trained batch, or starts the next epoch when it had finished. Its own DataLoader generator keeps it off the
+    global torch RNG (the model's random draws are the same with and without it)."""
+
+    def __init__(self, dataset, *, batch_size: int, num_workers: int, collate_fn, resume: dict | None = None):
+        super().__init__(dataset, batch_size=batch_size, num_workers=num_workers, collate_fn=collate_fn,
+                         persistent_workers=num_workers > 0, generator=torch.Generator(),
+                         pin_memory=torch.cuda.is_available())
+        self._resuming = False
+        self._random = None  # the global random state to restore when the resumed iteration starts
+        if resume is not None:
+            self.resume(resume)
+
+    def __iter__(self):
+        if not self._resuming:  # LitData keeps resuming until an epoch is iterated to its end, which Lightning
+            self.restore = False  # does not do (it stops at the epoch's length): only the first epoch resumes
+        self._resuming = False
+        if self._random is not None:  # where the uninterrupted run stood (data.resumable)
+            restore_random_state(self._random)
+            self._random = None
+        yield from super().__iter__()
+
+    def position(self, batches: int) -> dict[str, Any]:
+        """The state after `batches` trained batches of the current epoch."""
+        samples = batches * self.batch_size
+        return {"epoch": self.current_epoch, "batches": batches, "random": random_state(), "litdata": {
+            "dataset": self.dataset.state_dict(samples, self.num_workers, self.batch_size),
+            "current_epoch": self.current_epoch, "num_samples_yielded": samples,
+            "latest_worker_idx": (batches - 1) % max(self.num_workers, 1)}}
+
+    def resume(self, position: dict[str, Any]) -> None:
+        self._random = position["random"]
+        if 0 < position["batches"] < len(self):
+            super().load_state_dict(position["litdata"])
+            self._resuming = True
+        else:  # the epoch had finished (or not started): the next iteration is the next epoch
+            self.current_epoch = position["epoch"] if position["batches"] else position["epoch"] - 1
+
+    def load_state_dict(self, obj: dict[str, Any]) -> None:
+        """Lightning's restore of loader states is ignored: the data module restores this loader (see
+        ClassificationDataModule.load_state_dict); a second restore would move it again."""

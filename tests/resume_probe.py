@@ -1,0 +1,39 @@
+"""Callbacks the resume tests add to train.py runs (`+callbacks.probe._target_=resume_probe.Probe`, with tests/ on
+PYTHONPATH): a record of what every training step saw, and a kill -9 of the run at a given step."""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import signal
+from pathlib import Path
+
+import pytorch_lightning as pl
+import torch
+
+
+class Probe(pl.Callback):
+    """Appends {step, epoch, images: sha1 of the batch as the model gets it, labels, rng: sha1 of the global torch
+    RNG's state} per training step to `file`
+    and, at `kill_at_step` (global step after the update), kills its process group (start the run in a session of
+    its own) with SIGKILL."""
+
+    def __init__(self, file: str, kill_at_step: int | None = None):
+        self.file = Path(file)
+        self.kill_at_step = kill_at_step if kill_at_step is not None else (  # or from the environment, so that
+            int(os.environ["RESUME_PROBE_KILL_AT"]) if os.environ.get("RESUME_PROBE_KILL_AT") else None)  # the
+        # command line of a killed run and of its continuation can be the same (resume=auto)
+
+    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx):
+        images, labels = batch[0], batch[1]
+        record = {"step": trainer.global_step, "epoch": trainer.current_epoch, "batch_idx": batch_idx,
+                  "rank": trainer.global_rank,
+                  "images": hashlib.sha1(images.detach().cpu().contiguous().numpy().tobytes()).hexdigest(),
+                  "labels": labels.detach().cpu().tolist(),
+                  "rng": hashlib.sha1(torch.get_rng_state().numpy().tobytes()).hexdigest()}
+        with open(self.file, "a") as f:
+            f.write(json.dumps(record) + "\n")
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
+        if self.kill_at_step is not None and trainer.global_step == self.kill_at_step:
+            os.killpg(os.getpgrp(), signal.SIGKILL)  # the run's process group: every rank and worker at once

@@ -1,0 +1,293 @@
+"""Sharded data (prepare.py, data.source=shards) and exact resume: every training sample written once and read
+once per epoch across ranks, conversions that resume, one-line errors for broken shard folders, and runs killed
+with SIGKILL mid-epoch that resume to the uninterrupted run's weights, for the shards and the decoded cache."""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+import torch.multiprocessing as mp
+from hydra.utils import instantiate
+
+from conftest import REPO, TINY_DOGS, compose_config
+from data.errors import DatasetError
+from data.shards import check_shards, open_shards, samples_fingerprint
+
+TINY = [*TINY_DOGS, "trainer.max_epochs=3", "logger=none", "test=false",
+        "callbacks.last_checkpoint.every_n_train_steps=2"]
+
+
+def datamodule(*overrides: str):
+    return instantiate(compose_config([*TINY_DOGS, *overrides]).data, _convert_="all")
+
+
+@pytest.fixture(scope="module")
+def shards(tmp_path_factory) -> Path:
+    """The tiny dogs training split written as shards (as prepare.py does), in parts of 20 records."""
+    out = tmp_path_factory.mktemp("shards")
+    datamodule().write_shards(out, "train", part_size=20, num_workers=2)
+    return out
+
+
+def records(folder: Path) -> list[dict]:
+    from litdata import StreamingDataset
+    return list(StreamingDataset(str(folder / "train")))
+
+
+def test_prepare_writes_every_training_sample_once_in_a_seeded_order(shards):
+    dm = datamodule()
+    dm.setup()
+    samples = dm.split_samples["train"]
+    manifest = check_shards(shards / "train", samples_fingerprint(samples))
+    assert manifest["count"] == len(samples) and manifest["class_names"] == dm.class_names
+    written = records(shards)
+    ids = [r["id"] for r in written]
+    assert sorted(ids) == list(range(len(samples))) and ids != sorted(ids)  # each once, shuffled
+    for record in written[:10]:
+        assert record["label"] == samples[record["id"]][1]
+        image = torch.tensor(bytearray(record["image"]), dtype=torch.uint8)
+        from torchvision.io import decode_jpeg
+        assert decode_jpeg(image).shape[0] == 3
+    assert not (shards / ".parts").exists()  # parts removed once merged
+
+
+def test_an_interrupted_conversion_resumes_at_its_missing_parts(tmp_path, caplog):
+    dm = datamodule()
+    assert dm.write_shards(tmp_path, "train", part_size=20, part=1) is None  # an array job's part
+    assert not (tmp_path / "train").exists()  # not complete: nothing that looks like a dataset
+    with caplog.at_level(logging.INFO, logger="data.shards"):
+        folder = dm.write_shards(tmp_path, "train", part_size=20)
+    written = [r.getMessage() for r in caplog.records if "writing part" in r.getMessage()]
+    assert written and not any("part 2/" in m for m in written), written  # part 1 (the 2nd) was reused
+    assert sorted(r["id"] for r in records(tmp_path)) == list(range(check_shards(folder)["count"]))
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger="data.shards"):
+        dm.write_shards(tmp_path, "train", part_size=20)
+    assert any("complete already" in r.getMessage() for r in caplog.records)
+
+
+def test_an_unreadable_image_is_named_and_nothing_looks_complete(tmp_path):
+    images = tmp_path / "photos"
+    for name in ("a", "b"):
+        (images / name).mkdir(parents=True)
+        for i in range(6):
+            from PIL import Image
+            Image.new("RGB", (40, 30), (40 * i, 0, 0)).save(images / name / f"{i}.jpg")
+    dm = instantiate(compose_config(["task=dogs", "data=image_folder", f"data.root={images}",
+                                     "data.num_workers=0"]).data, _convert_="all")
+    dm.setup()
+    bad = Path(dm.split_samples["train"][0][0])
+    bad.write_bytes(b"not an image at all")  # broken after the check: only the conversion sees it
+    with pytest.raises(DatasetError, match=rf"{bad}: cannot read image"):
+        dm.write_shards(tmp_path / "out", "train", part_size=4)
+    assert not (tmp_path / "out" / "train").exists()
+
+
+@pytest.mark.parametrize("damage, message", [
+    ("manifest", r"manifest.json: no manifest"),
+    ("chunk", r"chunk-0-1.bin: chunk missing"),
+    ("truncate", r"chunk-0-0.bin: \d+ bytes where .*index.json says \d+ \(truncated"),
+    ("count", r"manifest.json: says 7 records but the chunks"),
+    ("other data", r"manifest.json: these shards hold another sample list"),
+])
+def test_a_broken_shard_folder_is_one_error_naming_the_file(shards, tmp_path, damage, message):
+    folder = tmp_path / "copy"
+    shutil.copytree(shards, folder)
+    train = folder / "train"
+    fingerprint = json.loads((train / "manifest.json").read_text())["fingerprint"]
+    if damage == "manifest":
+        (train / "manifest.json").unlink()
+    elif damage == "chunk":
+        (train / "chunk-0-1.bin").unlink()
+    elif damage == "truncate":
+        data = (train / "chunk-0-0.bin").read_bytes()
+        (train / "chunk-0-0.bin").write_bytes(data[:len(data) // 2])
+    elif damage == "count":
+        manifest = json.loads((train / "manifest.json").read_text())
+        (train / "manifest.json").write_text(json.dumps({**manifest, "count": 7}))
+    else:
+        fingerprint = "0" * 40
+    with pytest.raises(DatasetError, match=message):
+        open_shards(folder, "train", fingerprint, 36, 0)
+
+
+def test_shards_of_other_data_stop_train_py_with_one_line(shards, tmp_path):
+    done = subprocess.run([sys.executable, "train.py", *TINY_DOGS, "data.val_fraction=0.2", "data.source=shards",
+                           f"data.shards={shards}", f"hydra.run.dir={tmp_path}"], cwd=REPO,
+                          capture_output=True, text=True)
+    lines = [line for line in done.stderr.splitlines() if line.strip()]
+    assert done.returncode == 2 and len(lines) == 1 and "another sample list" in lines[0], done.stderr[-2000:]
+
+
+def test_identity_batches_need_the_files(tmp_path):
+    """The embedding teacher draws batches of several images per identity: shards (streamed in LitData's order)
+    are refused in one line; its distilled student (one image at a time) trains from them."""
+    from test_face_embedding import TINY_IDENTITIES
+    teacher = ["task=face_embedding_teacher", *TINY_IDENTITIES]
+    instantiate(compose_config(teacher).data, _convert_="all").write_shards(tmp_path, "train", part_size=500)
+    dm = instantiate(compose_config([*teacher, "data.source=shards", f"data.shards={tmp_path}"]).data,
+                     _convert_="all")
+    dm.setup()
+    with pytest.raises(DatasetError, match="batches of several images per identity cannot be drawn: set "
+                                           "data.images_per_identity=0 or data.source=files"):
+        dm.train_dataloader()
+
+
+# ------------------------------------------------------------------------------------------- ranks and epochs
+def _rank_ids(rank: int, world: int, port: int, shards: str, source: str, out: str) -> None:
+    import torch.distributed as dist
+    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
+    dist.init_process_group("gloo", rank=rank, world_size=world)
+    try:
+        dm = datamodule(f"data.source={source}", f"data.shards={shards}")
+        dm.setup()
+        loader = dm.train_dataloader()
+        seen = []
+        for epoch in range(2):
+            if source == "shards":  # the records' ids of the batches this rank trains on
+                seen.append([i for batch in loader for i in batch.ids.tolist()])
+            else:  # the decoded cache: the indices its sampler gives this rank
+                loader.sampler.set_epoch(epoch)
+                seen.append(list(loader.sampler))
+        Path(out).write_text(json.dumps(seen))
+    finally:
+        dist.destroy_process_group()
+
+
+@pytest.mark.parametrize("source", ["shards", "files"])
+def test_two_ranks_read_disjoint_samples_that_cover_the_split(shards, tmp_path, source):
+    world, port = 2, 29500 + os.getpid() % 1000 + (source == "files")
+    outs = [str(tmp_path / f"rank{r}.json") for r in range(world)]
+    procs = [mp.get_context("spawn").Process(target=_rank_ids, args=(r, world, port, str(shards), source, outs[r]))
+             for r in range(world)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(120)
+    assert all(p.exitcode == 0 for p in procs)
+    seen = [json.loads(Path(o).read_text()) for o in outs]
+    total = check_shards(shards / "train")["count"]
+    batch = 16
+    for epoch in range(2):
+        ranks = [set(seen[r][epoch]) for r in range(world)]
+        assert not ranks[0] & ranks[1]  # disjoint
+        union = ranks[0] | ranks[1]
+        assert len(union) == sum(len(s) for s in ranks) and total - len(union) < world * batch  # the documented drop
+    assert seen[0][0] != seen[0][1]  # another order every epoch
+
+
+# ------------------------------------------------------------------------------------------ kill -9, resume
+def train(run_dir: Path, *extra: str, kill_at: int | None = None) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONPATH": str(REPO / "tests"), "PYTHONUNBUFFERED": "1",
+           "RESUME_PROBE_KILL_AT": "" if kill_at is None else str(kill_at)}
+    return subprocess.run([sys.executable, "train.py", *extra, f"hydra.run.dir={run_dir}"], cwd=REPO,
+                          capture_output=True, text=True, env=env, timeout=600, start_new_session=True)
+
+
+def steps(file: Path) -> dict[tuple[int, int], tuple]:
+    """{(rank, global step): (sha1 of the batch the model trained on, its labels, sha1 of the global RNG state)} (a
+    redone step overwrites: the resumed run's)."""
+    return {(r["rank"], r["step"]): (r["images"], str(r["labels"]), r["rng"])
+            for r in map(json.loads, file.read_text().splitlines())}
+
+
+def kill_and_resume(tmp_path: Path, *overrides: str, kill_at: int, base: tuple[str, ...] = tuple(TINY)) -> None:
+    """An uninterrupted run and one killed with SIGKILL after step `kill_at`, then resumed from its folder alone:
+    the batches of every step, the global RNG before every step and the final weights are equal."""
+    probe = "+callbacks.probe._target_=resume_probe.Probe"
+    whole = train(tmp_path / "whole", *base, *overrides, probe, f"+callbacks.probe.file={tmp_path / 'whole.jsonl'}")
+    assert whole.returncode == 0, whole.stderr[-3000:]
+    killed = train(tmp_path / "killed", *base, *overrides, probe, f"+callbacks.probe.file={tmp_path / 'k.jsonl'}",
+                   f"+callbacks.probe.kill_at_step={kill_at}")
+    assert killed.returncode == -9, killed.stderr[-3000:]
+    resumed = train(tmp_path / "killed", "resume=last", "++callbacks.probe.kill_at_step=null",
+                    "resume_allow_changes=true")
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    assert steps(tmp_path / "k.jsonl") == steps(tmp_path / "whole.jsonl")
+    final = [torch.load(tmp_path / run / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=True)
+             for run in ("whole", "killed")]
+    assert final[0]["global_step"] == final[1]["global_step"] == 9  # the last epoch's end saved too
+    for name, tensor in final[0]["state_dict"].items():
+        assert torch.equal(tensor, final[1]["state_dict"][name]), name
+
+
+def test_kill_9_mid_epoch_then_resume_equals_the_uninterrupted_run_on_shards(shards, tmp_path):
+    kill_and_resume(tmp_path, "data.source=shards", f"data.shards={shards}", "data.num_workers=2",
+                    "model.dropout=0.3", kill_at=5)  # last.ckpt at step 4: step 5 is trained again
+
+
+def test_kill_9_then_resume_equals_the_uninterrupted_run_on_the_decoded_cache(tmp_path):
+    kill_and_resume(tmp_path, "model.dropout=0.3", kill_at=7)  # last.ckpt after epoch 1 (step 6)
+
+
+def test_kill_9_of_two_ddp_ranks_mid_epoch_then_resume_equals_the_uninterrupted_run_on_shards(shards, tmp_path):
+    """2 gloo processes: the process group killed after step 5; every rank's batches and the final weights equal
+    the uninterrupted run's."""
+    kill_and_resume(tmp_path, "data.source=shards", f"data.shards={shards}", "trainer=ddp", "trainer.accelerator=cpu",
+                    "trainer.devices=2", "data.batch_size=8", kill_at=5)
+
+
+@pytest.mark.slow
+def test_kill_9_mid_epoch_then_resume_equals_the_uninterrupted_run_when_streaming(tmp_path):
+    kill_and_resume(tmp_path, "data.decode_cache_gb=0", "data.num_workers=2", kill_at=5)
+
+
+@pytest.mark.slow
+def test_kill_9_in_the_student_stage_of_a_distilling_task_then_resume_equals_the_uninterrupted_run(tmp_path):
+    from test_face_attributes import TINY_STUDENT, TINY_TEACHER_OVERRIDES
+    kill_and_resume(tmp_path, kill_at=5, base=(*TINY_STUDENT, TINY_TEACHER_OVERRIDES, "trainer.max_epochs=3",
+                                               "logger=none", "test=false",
+                                               "callbacks.last_checkpoint.every_n_train_steps=2"))
+
+
+def test_resume_auto_starts_a_fresh_run_or_continues_the_folders(tmp_path):
+    from tasks.engine.run import resume_checkpoint
+    cfg = compose_config([*TINY_DOGS, "resume=auto"], tmp_path)
+    assert resume_checkpoint(cfg) is None  # nothing there yet: a fresh run
+    (tmp_path / "checkpoints").mkdir()
+    (tmp_path / "checkpoints" / "last.ckpt").write_bytes(b"")
+    assert resume_checkpoint(cfg) == str(tmp_path / "checkpoints" / "last.ckpt")
+
+
+@pytest.mark.slow
+def test_resume_auto_the_same_command_starts_and_continues_a_run(shards, tmp_path):
+    """What a requeued SLURM job does: the very same command line, killed mid-epoch and started again, continues
+    from the run folder and ends with the uninterrupted run's weights."""
+    command = [*TINY, "data.source=shards", f"data.shards={shards}", "resume=auto",
+               "+callbacks.probe._target_=resume_probe.Probe", f"+callbacks.probe.file={tmp_path / 'k.jsonl'}"]
+    assert train(tmp_path / "run", *command, kill_at=5).returncode == -9
+    again = train(tmp_path / "run", *command)
+    assert again.returncode == 0, again.stderr[-3000:]
+    results = json.loads((tmp_path / "run" / "results.json").read_text())
+    assert results["start_step"] == 4 and results["resumed_from"].endswith("last.ckpt")
+    whole = train(tmp_path / "whole", *TINY, "data.source=shards", f"data.shards={shards}")
+    assert whole.returncode == 0, whole.stderr[-3000:]
+    final = [torch.load(tmp_path / run / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=True)
+             for run in ("whole", "run")]
+    assert all(torch.equal(v, final[1]["state_dict"][k]) for k, v in final[0]["state_dict"].items())
+
+
+def test_a_resume_on_changed_training_data_is_refused(tmp_path):
+    from PIL import Image
+    images = tmp_path / "photos"
+    for name in ("a", "b"):
+        (images / name).mkdir(parents=True)
+        for i in range(12):
+            Image.new("RGB", (40, 30), (20 * i, 100 if name == "a" else 0, 0)).save(images / name / f"{i}.jpg")
+    run = ["task=dogs", "data=image_folder", f"data.root={images}", "data.image_size=32", "data.batch_size=4",
+           "data.num_workers=0", "trainer.max_epochs=1", "logger=none", "test=false", "latency_repeats=1",
+           "callbacks.progress_bar.refresh_rate=0"]
+    first = train(tmp_path / "run", *run)
+    assert first.returncode == 0, first.stderr[-3000:]
+    Image.new("RGB", (40, 30), (1, 2, 3)).save(images / "a" / "new.jpg")
+    again = train(tmp_path / "run", "resume=last", "trainer.max_epochs=2", "resume_allow_changes=true")
+    lines = [line for line in again.stderr.splitlines() if line.strip()]
+    assert again.returncode == 2 and len(lines) == 1, again.stderr[-3000:]
+    assert "the training samples differ from those of the checkpoint" in lines[0]
