@@ -218,6 +218,7 @@ def kill_and_resume(tmp_path: Path, *overrides: str, kill_at: int, base: tuple[s
         assert torch.equal(tensor, final[1]["state_dict"][name]), name
 
 
+@pytest.mark.slow  # the shards' default-run case is the 2-rank DDP one below
 def test_kill_9_mid_epoch_then_resume_equals_the_uninterrupted_run_on_shards(shards, tmp_path):
     kill_and_resume(tmp_path, "data.source=shards", f"data.shards={shards}", "data.num_workers=2",
                     "model.dropout=0.3", kill_at=5)  # last.ckpt at step 4: step 5 is trained again

@@ -107,7 +107,7 @@ def predict(ckpt: str | Path, source: str | Path, output_dir: str | Path | None 
         if parts > 1 and files[i].is_file():
             continue
         predictor = predictor or Predictor(load_model(ckpt, runtime), top_k, threshold)
-        records = predict_paths(predictor, paths, bounds[i], bounds[i + 1], out, batch_size, threshold)
+        records = predict_paths(predictor, paths, bounds[i], bounds[i + 1], out, batch_size, threshold, source)
         if parts > 1:
             files[i].parent.mkdir(parents=True, exist_ok=True)
             tmp = files[i].with_name(f".{files[i].name}.{os.getpid()}.tmp")
@@ -134,7 +134,7 @@ def predict(ckpt: str | Path, source: str | Path, output_dir: str | Path | None 
 
 
 def predict_paths(predictor: Predictor, paths: Sequence[Path], start: int, stop: int, out: Path, batch_size: int,
-                  threshold: float) -> list[dict[str, Any]]:
+                  threshold: float, source: str | Path) -> list[dict[str, Any]]:
     """The records of paths[start:stop] (annotated pictures into `out`/annotated, numbered by the image's place in
     the whole list); unreadable files are reported and skipped."""
     skipped, records, seconds = [], [], predictor.seconds
@@ -155,8 +155,8 @@ def predict_paths(predictor: Predictor, paths: Sequence[Path], start: int, stop:
                 (out / "annotated").mkdir(parents=True, exist_ok=True)
                 write_png(picture, str(out / "annotated" / f"{number + 1:06d}_{path.stem}.png"))
     if not records and stop > start:
-        raise DatasetError(f"no readable image among {stop - start} file(s) (e.g. {skipped[0]}): pass an image, a "
-                           f"folder of images, a glob pattern or a .txt list")
+        raise DatasetError(f"source={source}: no readable image among {stop - start} file(s) (e.g. {skipped[0]}): "
+                           f"pass an image, a folder of images, a glob pattern or a .txt list of image paths")
     ms = 1000 * (predictor.seconds - seconds) / max(len(records), 1)
     print(f"{len(records)} images predicted ({len(skipped)} unreadable, skipped), {ms:.2f} ms per image "
           f"(model, batches of {batch_size}, {predictor.loaded.format}); into {out}", flush=True)
