@@ -21,6 +21,7 @@ import torch
 
 from ...core.module import ExportedNetwork
 from ..config import ConfigError
+from .shapes import static_batch
 
 SUFFIX = ".mlpackage"
 RUNTIME = None
@@ -45,14 +46,6 @@ def _coremltools():
         raise CoreMLExportError("format=coreml: the coremltools package is not installed: pip install -e "
                                 "'.[mobile]'") from None
     return coremltools
-
-
-def _static_batch(example: torch.Tensor, batch: int) -> torch.Tensor:
-    """Exactly `batch` rows of `example` (the last one repeated when it has fewer)."""
-    example = example[:batch]
-    if len(example) < batch:
-        example = torch.cat([example, example[-1:].expand(batch - len(example), *example.shape[1:])])
-    return example.contiguous()
 
 
 def _outputs(values) -> tuple[torch.Tensor, ...]:
@@ -92,7 +85,7 @@ def write(network: ExportedNetwork, example: torch.Tensor, path: Path, batch: in
     `path` (a .mlpackage folder) with static shapes."""
     ct = _coremltools()
     what = f"network '{network.name or 'main'}'"
-    example = _static_batch(example, batch)
+    example = static_batch(example, batch)
     module = network.module.eval()
     try:
         with torch.inference_mode(False), torch.no_grad():

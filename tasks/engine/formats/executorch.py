@@ -17,6 +17,7 @@ import torch
 
 from ...core.module import ExportedNetwork
 from . import pt2e
+from .shapes import static_batch
 from .sidecar import read_sidecar, write_sidecar
 
 SUFFIX = ".pte"
@@ -36,14 +37,6 @@ class ExecuTorchExportError(ValueError):
 def _missing():
     from ...core.runtime import missing_extra
     return missing_extra("executorch", "executorch", "mobile")
-
-
-def _rows(example: torch.Tensor, batch: int) -> torch.Tensor:
-    """`batch` rows of `example` (its first ones, the last repeated where it has fewer)."""
-    rows = example[:batch]
-    if len(rows) < batch:
-        rows = torch.cat([rows, rows[-1:].expand(batch - len(rows), *rows.shape[1:])])
-    return rows.contiguous()
 
 
 def _dynamic_shapes(network: ExportedNetwork, example: torch.Tensor):
@@ -90,7 +83,7 @@ def _lower(network: ExportedNetwork, module: torch.nn.Module, example: torch.Ten
 def write(network: ExportedNetwork, example: torch.Tensor, path: Path, batch: int = 1) -> None:
     """`network` exported on `batch` rows of `example` (static shapes but a free height and width where the
     network takes images of any size) and lowered to XNNPACK, to `path`; outputs in the network's order."""
-    _lower(network, _contiguous(network.module), _rows(example, batch), path)
+    _lower(network, _contiguous(network.module), static_batch(example, batch), path)
 
 
 def write_metadata(path: Path, metadata: dict[str, str]) -> None:
@@ -136,12 +129,12 @@ def quantize(jobs: Sequence, keep_float: Sequence[str]) -> list[str]:
         if kept:  # the quantizer takes no "None" config per module: a filter leaves these modules' nodes alone
             in_kept = [get_module_name_filter(name) for name in kept]
             quantizer.set_filter_function(lambda node, in_kept=in_kept: not any(f(node) for f in in_kept))
-        example = _rows(job.calibration, job.batch)
+        example = static_batch(job.calibration, job.batch)
         try:
             graph = pt2e.export(module, example, _dynamic_shapes(network, example), qat=bool(job.qat_steps))
         except Exception as err:  # noqa: BLE001 - as in write
             raise ExecuTorchExportError(f"format=executorch: network {network.name or 'main'!r} cannot be "
                                         f"exported for int8: {_operator(err)} ({type(err).__name__})") from err
-        prepared = pt2e.prepare(graph, quantizer, job, module, lambda rows: _rows(rows, job.batch))
+        prepared = pt2e.prepare(graph, quantizer, job, module, lambda rows: static_batch(rows, job.batch))
         _lower(network, convert_pt2e(prepared), example, job.target)
     return kept_all

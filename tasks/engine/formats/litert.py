@@ -16,6 +16,7 @@ import torch
 
 from ...core.module import ExportedNetwork
 from . import pt2e
+from .shapes import static_batch
 from .sidecar import read_sidecar, write_sidecar
 
 SUFFIX = ".tflite"
@@ -55,12 +56,6 @@ def _quiet():
         os.environ.pop("LITERT_TORCH_SHOW_PROGRESS", None)
 
 
-def _static_batch(example: torch.Tensor, batch: int) -> torch.Tensor:
-    """`batch` rows of `example`: its first ones, the last repeated where it has fewer (as the session pads)."""
-    rows = torch.arange(batch).clamp(max=len(example) - 1)
-    return example[rows].contiguous()
-
-
 def _standard_layout(module: torch.nn.Module) -> torch.nn.Module:
     """A copy of `module` with its weights in the standard (NCHW, contiguous) memory layout: litert_torch
     serialises channels_last weights (a task's `channels_last` setting) wrongly, and not even deterministically
@@ -97,7 +92,7 @@ def write(network: ExportedNetwork, example: torch.Tensor, path: Path, batch: in
     `path`."""
     module = _standard_layout(network.module)
     with torch.no_grad():
-        converted = _convert(network, module, _static_batch(example, batch))
+        converted = _convert(network, module, static_batch(example, batch))
     with _quiet():
         converted.export(str(path))
 
@@ -182,7 +177,7 @@ def quantize(jobs: Sequence, keep_float: Sequence[str]) -> list[str]:
                          f"heads or module names)")
     kept = []
     for job in jobs:
-        sample = _static_batch(job.calibration, job.batch)
+        sample = static_batch(job.calibration, job.batch)
         module = _standard_layout(job.network.module)
         try:
             graph = pt2e.export(module, sample, _dynamic_shapes(job.network), qat=bool(job.qat_steps))
@@ -190,7 +185,7 @@ def quantize(jobs: Sequence, keep_float: Sequence[str]) -> list[str]:
             config = get_symmetric_quantization_config(is_per_channel=True)
             config = pt2e.qat_config(config) if job.qat_steps else config
             quantizer = _quantizer(kept[-1]).set_global(config)
-            graph = pt2e.prepare(graph, quantizer, job, module, lambda rows: _static_batch(rows, job.batch))
+            graph = pt2e.prepare(graph, quantizer, job, module, lambda rows: static_batch(rows, job.batch))
         except Exception as err:  # noqa: BLE001
             first = next((line for line in str(err).splitlines() if line.strip()), type(err).__name__)
             raise LiteRtConversionError(f"format=litert: int8: network {job.network.name or 'main'!r} does not "
