@@ -354,13 +354,15 @@ class ClassificationDataModule(pl.LightningDataModule):
         refused), the training loader's position and random state, and how many batches the augmentation
         generator has drawn for (see `load_state_dict` and data.resumable)."""
         state = {"train_fingerprint": self.train_fingerprint, "augmented": [list(run) for run in self._augmented]}
-        if self._train_loader is not None and self.trainer is not None:
-            batches = self.trainer.fit_loop.epoch_loop.batch_progress.current.processed
-            loader = self._train_loader
-            state["train_loader"] = (loader.position(batches) if isinstance(loader, ShardLoader) else
-                                     loader.sampler.position(batches, self.batch_size,
-                                                             batches >= self.trainer.num_training_batches)
-                                     if isinstance(loader.sampler, EpochSampler) else None)
+        loader = self._train_loader
+        if loader is None or self.trainer is None:
+            return state
+        batches = self.trainer.fit_loop.epoch_loop.batch_progress.current.processed  # trained in this epoch
+        if isinstance(loader, ShardLoader):
+            state["train_loader"] = loader.position(batches)
+        elif isinstance(loader.sampler, EpochSampler):  # not a subclass's own sampler (identities)
+            finished = batches >= self.trainer.num_training_batches
+            state["train_loader"] = loader.sampler.position(batches, self.batch_size, finished)
         return state
 
     def load_state_dict(self, state: dict) -> None:

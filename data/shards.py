@@ -137,8 +137,8 @@ def write_shards(samples: Sequence[tuple], out: str | Path, split: str, settings
     written = [parts / f"part-{n:05d}" for n in range(count)]
     staging = folder.with_name(f".{split}.merging-{os.getpid()}")
     shutil.rmtree(staging, ignore_errors=True)
-    if count == 1:
-        shutil.copytree(written[0], staging)
+    if count == 1:  # nothing to merge: the part is the split (its folder is removed below anyway)
+        written[0].rename(staging)
     else:
         litdata.merge_datasets([str(p) for p in written], str(staging), max_workers=num_workers)
     if folder.exists():  # an earlier merge stopped before its manifest: not complete, replaced
