@@ -1,11 +1,12 @@
-"""Predict on new images: `python predict.py ckpt=<run dir | .ckpt | .onnx> source=<image | folder | glob>`."""
+"""Predict on new images: `python predict.py ckpt=<run dir | .ckpt | .onnx> source=<images>`."""
 import sys
 
 from tasks.engine.cli import parse_args
 from tasks.engine.errors import guard
 from tasks.engine.predict import predict
 
-USAGE = ("python predict.py ckpt=<run dir | .ckpt | exported file> source=<image | folder | glob> [output_dir=<dir>] "
+USAGE = ("python predict.py ckpt=<run dir | .ckpt | exported file> source=<image | folder | glob | list | shards> "
+         "[output_dir=<dir>] "
          "[top_k=5] [threshold=0.5] [batch_size=16] [runtime=<the file's: onnxruntime|openvino|executorch|litert>] "
          "[parts=N [part=i]]")
 HELP = f"""Predict on new images with a trained model: one JSON record per image in predictions.jsonl, and for
@@ -15,7 +16,8 @@ usage: {USAGE}
 
 keys:
   ckpt        a run folder (its tested checkpoint), a .ckpt, or a file written by export.py (required)
-  source      an image, a folder (searched recursively), a glob pattern in quotes, or a .txt list of image paths
+  source      an image, a folder (searched recursively), a glob pattern in quotes, a .txt list of image paths, or
+              a shard folder (prepare.py's <out>/train: every record, named by the file it was written from)
               (one per line) (required)
   output_dir  where predictions go (default: predictions/<date_time>)
   top_k       classes (or attributes, cells) listed per image (default 5)

@@ -18,7 +18,7 @@ means the data pipeline costs the training loop nothing. The three measurements 
 `--pipelines streaming` sets data.decode_cache_gb=0: decoding and augmenting in DataLoader workers every epoch;
 `--pipelines shards` writes the training split as LitData shards first (prepare.py's path, into a temporary folder,
 not timed) and trains from them (data.source=shards: workers decode, the batch is augmented as the cache's).
-    python benchmarks/train_throughput.py --tasks dogs --pipelines cached shards
+    python benchmarks/train_throughput.py --tasks dogs --pipelines cached shards [--shard-side 146]
 """
 from __future__ import annotations
 
@@ -99,7 +99,8 @@ def measure(task: str, pipeline: str, args, out_dir: str) -> dict:
         files = instantiate(compose_task(task, [f"paths.output_dir={out_dir}", *args.override]).data, _convert_="all")
         if not hasattr(files, "write_shards"):
             raise ConfigError(f"--pipelines shards: the {task} data cannot be written as shards yet")
-        extra = [f"data.shards={files.write_shards(f'{out_dir}/shards_{task}', 'train', num_workers=2).parent}"]
+        folder = files.write_shards(f"{out_dir}/shards_{task}", "train", num_workers=2, short_side=args.shard_side)
+        extra = [f"data.shards={folder.parent}"]
     cfg = compose_task(task, [*PIPELINES[pipeline], *extra, f"paths.output_dir={out_dir}", *args.override])
     pl.seed_everything(cfg.seed, workers=True)
     datamodule = instantiate(cfg.data, _convert_="all")
@@ -128,6 +129,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
     parser.add_argument("--warmup", type=int, default=3, help="untimed steps before each measurement")
     parser.add_argument("--rounds", type=int, default=2, help="alternating preloaded / full-loop measurements")
     parser.add_argument("--threads", type=int, default=None, help="torch.set_num_threads (default: torch's)")
+    parser.add_argument("--shard-side", type=int, default=320, help="--pipelines shards: prepare.short_side")
     parser.add_argument("--override", nargs="*", default=[], help="Hydra overrides for every run, key=value")
     args = parser.parse_args(argv)
     if args.threads:

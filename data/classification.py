@@ -35,8 +35,8 @@ from .batch_augment import ClassificationAugment, UInt8Batch, augment_generator,
 from .decoded import DecodedImages, decoded_images, estimate_bytes, plan_cache, sampled_sizes, whole_batch
 from .errors import DatasetError
 from .images import check_bad_images, load_rgb, unreadable_images
-from .resumable import EpochSampler
-from .shards import ShardLoader, check_shards, open_shards, samples_fingerprint, shard_batch, write_shards
+from .resumable import EpochSampler, ResumableData
+from .shards import ShardDecode, ShardLoader, check_shards, open_shards, samples_fingerprint, shard_batch, write_shards
 from .transforms import classification_transforms, eval_resize
 
 Box = tuple[int, int, int, int]  # left, top, right, bottom in pixels (PIL crop convention)
@@ -142,7 +142,7 @@ def stratified_split(labels: Sequence[int], fraction: float, seed: int) -> tuple
     return sorted(keep), sorted(held)
 
 
-class ClassificationDataModule(pl.LightningDataModule):
+class ClassificationDataModule(ResumableData, pl.LightningDataModule):
     """Base: builds train/val/test datasets from `list_samples()` and serves them with the suite's transforms.
 
     Args:
@@ -203,8 +203,6 @@ class ClassificationDataModule(pl.LightningDataModule):
         self.datasets: dict[str, Dataset] = {}
         self.split_samples: dict[str, list] = {}  # each split's samples: (path, label[, box]), in order
         self.train_fingerprint = ""  # of the training samples (data.shards.samples_fingerprint), in checkpoints
-        self._resume: dict | None = None  # the training loader's position from a checkpoint (load_state_dict)
-        self._train_loader = None
         self.class_names: list[str] = []
         self.augment_rng: torch.Generator | None = None  # made on first use: it needs the DDP rank
         self._augmented: list[list[int]] = []  # [batch size, count] runs of the batches augment_rng drew for
@@ -286,6 +284,11 @@ class ClassificationDataModule(pl.LightningDataModule):
         else:
             self.datasets = streaming
 
+    def shard_folder(self, split: str) -> Path | None:
+        """The shard folder a split streams from (data.source=shards: the training split), else None."""
+        return Path(self.shards).expanduser().resolve() / split if self.source == "shards" and split == "train" \
+            else None
+
     def write_shards(self, out: str | Path, split: str = "train", **options) -> Path | None:
         """Write a split's samples as LitData shards into `out`/<split> (prepare.py; data.shards.write_shards
         takes `options`), with the class names and this data's settings in the manifest."""
@@ -350,33 +353,12 @@ class ClassificationDataModule(pl.LightningDataModule):
         return self.augment_rng
 
     def state_dict(self) -> dict:
-        """What a checkpoint keeps of the data: the training samples' fingerprint (a resume on changed data is
-        refused), the training loader's position and random state, and how many batches the augmentation
-        generator has drawn for (see `load_state_dict` and data.resumable)."""
-        state = {"train_fingerprint": self.train_fingerprint, "augmented": [list(run) for run in self._augmented]}
-        loader = self._train_loader
-        if loader is None or self.trainer is None:
-            return state
-        batches = self.trainer.fit_loop.epoch_loop.batch_progress.current.processed  # trained in this epoch
-        if isinstance(loader, ShardLoader):
-            state["train_loader"] = loader.position(batches)
-        elif isinstance(loader.sampler, EpochSampler):  # not a subclass's own sampler (identities)
-            finished = batches >= self.trainer.num_training_batches
-            state["train_loader"] = loader.sampler.position(batches, self.batch_size, finished)
-        return state
+        """What a checkpoint keeps of the data (data.resumable.ResumableData), and how many batches the decode
+        cache's augmentation generator has drawn for."""
+        return {**super().state_dict(), "augmented": [list(run) for run in self._augmented]}
 
     def load_state_dict(self, state: dict) -> None:
-        """Restore from a checkpoint (before any loader exists): the data must be the data the run trained on;
-        the training loader then continues from its saved position. Lightning's own restore of the loader's state
-        is not used: it skips it when configure_optimizers reads `trainer.estimated_stepping_batches`
-        (Lightning #20550), and it is one batch ahead (its fetcher has prefetched the next batch)."""
-        self.setup()
-        saved = state.get("train_fingerprint")
-        if saved and saved != self.train_fingerprint:
-            raise DatasetError(f"{type(self).__name__}: the training samples differ from those of the checkpoint "
-                               f"being resumed (files, labels or split settings changed): resume with the data it "
-                               f"was trained on, or start a new run")
-        self._resume = state.get("train_loader")
+        super().load_state_dict(state)
         self._augmented = [list(run) for run in state.get("augmented", [])]
 
     def train_sampler(self, dataset: Dataset):
@@ -386,14 +368,14 @@ class ClassificationDataModule(pl.LightningDataModule):
 
     def _loader(self, split: str, shuffle: bool) -> DataLoader:
         if split == "train" and self.source == "shards":
-            dataset = open_shards(self.shards, "train", self.train_fingerprint, self.cache_short_side, self.seed)
+            dataset = open_shards(self.shards, "train", self.train_fingerprint, ShardDecode(self.cache_short_side),
+                                  self.seed)
             if self.train_sampler(self.split_samples["train"]) is not None:
                 raise DatasetError(f"{type(self).__name__}: data.source=shards streams the shards in LitData's "
                                    f"order, so batches of several images per identity cannot be drawn: set "
                                    f"data.images_per_identity=0 or data.source=files")
             self._train_loader = ShardLoader(dataset, batch_size=self.batch_size, num_workers=self.num_workers,
-                                             collate_fn=shard_batch, resume=self._resume)
-            self._resume = None
+                                             collate_fn=shard_batch, resume=self.take_resume())
             return self._train_loader
         dataset = self.datasets[split]
         cached = isinstance(dataset, CachedClassificationDataset)
@@ -403,9 +385,9 @@ class ClassificationDataModule(pl.LightningDataModule):
             sampler = self.train_sampler(dataset)
             if sampler is None:  # the resumable order (data.resumable); streaming: keyed per-sample draws
                 sampler = EpochSampler(dataset, self.seed, keyed=not cached)
-                if self._resume is not None:
-                    sampler.resume(self._resume)
-                    self._resume = None
+                resume = self.take_resume()
+                if resume is not None:
+                    sampler.resume(resume)
         loader = DataLoader(dataset, batch_size=self.batch_size, sampler=sampler, num_workers=workers,
                             persistent_workers=workers > 0, collate_fn=whole_batch if cached else None,
                             pin_memory=torch.cuda.is_available(), drop_last=shuffle and len(dataset) > self.batch_size,

@@ -42,6 +42,8 @@ import io
 import json
 import logging
 import math
+import os
+import shutil
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -60,6 +62,8 @@ from .decoded import DecodedImages, decoded_images, estimate_bytes, plan_cache, 
 from .detection_transforms import AUGMENTS, detection_transforms, sanitize_target, to_tv_target
 from .errors import DatasetError
 from .images import check_bad_images, load_rgb, unreadable_images
+from .resumable import ResumableData
+from .shards import ShardLoader, check_shards, open_shards, record_seed, samples_fingerprint, write_shards
 
 log = logging.getLogger(__name__)
 
@@ -334,6 +338,41 @@ class LoadAndResize:
         return v2.functional.pil_to_tensor(image)
 
 
+class LoadImage:
+    """The conversion's per-image read (picklable): a COCODetection image as its reader decodes it (the listed
+    size checked, a stored-pixels annotation honoured)."""
+
+    def __init__(self, dataset: COCODetection):
+        self.dataset = dataset
+
+    def __call__(self, index: int) -> Image.Image:
+        return self.dataset.load(index)[0]
+
+
+class DetectionDecode:
+    """A shard record -> (float image, target) through the training transform, in the loader's workers: the
+    record's boxes (in the pixels of the image as listed) scaled to the stored image, crowd regions left out (as
+    COCODetection does), and every random draw of the transform from the record's own seed (seed, epoch, id)."""
+
+    def __init__(self, transform, seed: int):
+        self.transform, self.seed = transform, seed
+
+    def __call__(self, record: dict[str, Any], epoch: int):
+        image = Image.open(io.BytesIO(record["image"]))
+        image = image.convert("RGB")
+        target = record["label"]
+        height, width = (int(v) for v in np.asarray(target["size"]))
+        keep = np.asarray(target["iscrowd"]) == 0
+        scale = torch.tensor([image.width / width, image.height / height] * 2, dtype=torch.float32)
+        boxes = torch.as_tensor(np.asarray(target["boxes"], dtype=np.float32)[keep]).reshape(-1, 4) * scale
+        labels = torch.as_tensor(np.asarray(target["labels"], dtype=np.int64)[keep])
+        plain = {"boxes": boxes, "labels": labels, "image_id": int(np.asarray(target["image_id"])),
+                 "orig_size": (height, width)}
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(record_seed(self.seed, epoch, int(record["id"])))
+            return self.transform(image, to_tv_target(plain, (image.height, image.width)))
+
+
 def collate_detection(batch):
     """Images differ in size: keep lists (the detectors batch them after their own resize)."""
     images, targets = zip(*batch)
@@ -341,7 +380,7 @@ def collate_detection(batch):
 
 
 # ---------------------------------------------------------------------------------------------- data module
-class COCODataModule(pl.LightningDataModule):
+class COCODataModule(ResumableData, pl.LightningDataModule):
     """COCO-format detection data (see the module docstring).
 
     Args:
@@ -366,6 +405,10 @@ class COCODataModule(pl.LightningDataModule):
             per image on the stored pixels (as PIL images, the same kernels) in `num_workers` workers.
         bad_images: "skip" leaves unreadable images out of the split and its ground truth (`skipped_images`);
             "error" stops with a DatasetError naming the first.
+        source: "files" (the image folders: the decoded cache or streaming) or "shards": the training split from
+            LitData shards written by prepare.py into `shards` (data.shards), augmented in the loader's workers with
+            per-record random draws (exact resume); validation reads the files.
+        shards: the folder prepare.py wrote (prepare.out), for source=shards.
     """
 
     def __init__(self, root: str | None = None, train_images: str = "train2017", val_images: str = "val2017",
@@ -373,9 +416,15 @@ class COCODataModule(pl.LightningDataModule):
                  val_annotations: str = "annotations/instances_val2017.json", augment: str = "ssd",
                  batch_size: int = 16, num_workers: int = 2, seed: int = 0, generator: dict | None = None,
                  min_box_size: float = 1.0, image_size: int | None = None, train_size: int | None = None,
-                 zoom_out_max: float = 2.0, decode_cache_gb: float = 8.0, bad_images: str = "skip"):
+                 zoom_out_max: float = 2.0, decode_cache_gb: float = 8.0, bad_images: str = "skip",
+                 source: str = "files", shards: str | None = None):
         super().__init__()
         self.bad_images = check_bad_images(bad_images)
+        if source not in ("files", "shards"):
+            raise ValueError(f"data.source must be files or shards, got {source!r}")
+        if source == "shards" and not shards:
+            raise ValueError("data.source=shards needs data.shards=<the folder prepare.py wrote (prepare.out)>")
+        self.source, self.shards = source, shards
         if augment not in AUGMENTS:
             raise ValueError(f"data.augment must be one of {list(AUGMENTS)}, got {augment!r}")
         if root is None:
@@ -478,10 +527,47 @@ class COCODataModule(pl.LightningDataModule):
         coco, image_dir = self._checked(split), self.paths[split][1]
         return [image_dir / coco.imgs[i]["file_name"] for i in sorted(coco.imgs)]
 
+    def train_samples(self) -> list[tuple[Path, dict[str, Any]]]:
+        """The training split as (image path, target) in image id order: what shards hold and the fingerprint
+        covers. Target: "boxes" float32 [N, 4] XYXY in the pixels of the image as listed, "labels" int64 [N],
+        "iscrowd" uint8 [N] (crowd regions kept, as the annotation file has them), "image_id", "size" (h, w)."""
+        coco, image_dir = self._checked("train"), self.paths["train"][1]
+        samples = []
+        for image_id in sorted(coco.imgs):
+            info, anns = coco.imgs[image_id], coco.imgToAnns.get(image_id, [])
+            boxes = np.array([a["bbox"] for a in anns], dtype=np.float32).reshape(-1, 4)
+            boxes[:, 2:] += boxes[:, :2]
+            samples.append((image_dir / info["file_name"], {
+                "boxes": boxes, "labels": np.array([self.label_of[a["category_id"]] for a in anns], dtype=np.int64),
+                "iscrowd": np.array([a["iscrowd"] for a in anns], dtype=np.uint8), "image_id": image_id,
+                "size": np.array([info["height"], info["width"]], dtype=np.int64)}))
+        return samples
+
+    def write_shards(self, out: str | Path, split: str = "train", **options) -> Path | None:
+        """Write the training split as LitData shards into `out`/train (prepare.py; data.shards.write_shards takes
+        `options`), with the categories in the manifest and the annotation file copied beside the chunks."""
+        if split != "train":
+            raise DatasetError(f"prepare.splits: COCO shards hold the training split only; {split} reads its files "
+                               f"(COCOeval scores against its annotation file): prepare.splits=[train]")
+        annotation_file, image_dir = self.paths["train"]
+        loader = LoadImage(COCODetection(self._checked("train"), image_dir, annotation_file, self.label_of, None))
+        settings = {"data": type(self).__name__, "categories": self.categories, "class_names": self.class_names,
+                    "annotations": str(annotation_file), "skipped_images": list(self.skipped_images)}
+        folder = write_shards(self.train_samples(), out, "train", settings, load=loader, **options)
+        if folder is not None:  # the annotations the records came from, for evaluation and inspection
+            tmp = folder / f".annotations.json.{os.getpid()}.tmp"
+            shutil.copyfile(annotation_file, tmp)
+            os.replace(tmp, folder / "annotations.json")
+        return folder
+
     def setup(self, stage: str | None = None) -> None:
         splits = ["val", "train"] if stage in ("fit", None) else ["val"]
+        if "train" in splits and not self.train_fingerprint:  # in checkpoints: a resume on changed data is refused
+            self.train_fingerprint = samples_fingerprint(self.train_samples())
+            if self.source == "shards":  # checked now, opened by the loader (after DDP has started)
+                check_shards(Path(self.shards).expanduser() / "train", self.train_fingerprint)
         streaming = {split: self._dataset(split, train=split == "train") for split in splits
-                     if split not in self.datasets}
+                     if split not in self.datasets and not (split == "train" and self.source == "shards")}
         if not streaming:
             return
         estimate = sum(estimate_bytes([(info["width"], info["height"]) for info in ds.coco.imgs.values()],
@@ -522,6 +608,15 @@ class COCODataModule(pl.LightningDataModule):
         return batch
 
     def _loader(self, split: str, train: bool) -> DataLoader:
+        if train and self.source == "shards":
+            self.setup("fit")
+            transform = detection_transforms(True, self.augment, zoom_out_max=self.zoom_out_max,
+                                             train_size=self.train_size, min_box_size=self.min_box_size)
+            dataset = open_shards(self.shards, "train", self.train_fingerprint, DetectionDecode(transform, self.seed),
+                                  self.seed)
+            self._train_loader = ShardLoader(dataset, batch_size=self.batch_size, num_workers=self.num_workers,
+                                             collate_fn=collate_detection, resume=self.take_resume())
+            return self._train_loader
         if split not in self.datasets:
             self.setup("fit" if train else "test")
         dataset = self.datasets[split]

@@ -79,3 +79,46 @@ class EpochSampler(DistributedSampler):
             order = order[self.rank:self.total_size:self.num_replicas]
         for index in order[skip:]:
             yield (self.epoch, index) if self.keyed else index
+
+
+class ResumableData:
+    """What a data module keeps in checkpoints so that a resumed run trains on the same data from the same place
+    (Lightning's LightningDataModule.state_dict / load_state_dict; mixed into the data modules):
+    `train_fingerprint` (of the training sample list: a resume on changed data is refused) and the training
+    loader's position: a ShardLoader's own, or its EpochSampler's. A subclass sets `train_fingerprint` in setup and
+    `_train_loader` when it makes the training loader, and hands `take_resume()` to that loader or sampler."""
+
+    train_fingerprint: str = ""
+    _train_loader = None
+    _resume: dict[str, Any] | None = None
+
+    def state_dict(self) -> dict[str, Any]:
+        state = {"train_fingerprint": self.train_fingerprint}
+        loader, trainer = self._train_loader, getattr(self, "trainer", None)
+        if loader is None or trainer is None:
+            return state
+        batches = trainer.fit_loop.epoch_loop.batch_progress.current.processed  # trained in this epoch
+        finished = batches >= trainer.num_training_batches
+        holder = loader if hasattr(loader, "position") else loader.sampler
+        if hasattr(holder, "position"):  # not a sampler of another kind (identities' batches per identity)
+            state["train_loader"] = holder.position(batches, loader.batch_size, finished)
+        return state
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore from a checkpoint (before any loader exists): the data must be the data the run trained on;
+        the training loader then continues from its saved position. Lightning's own restore of the loader's state
+        is not used: it skips it when configure_optimizers reads `trainer.estimated_stepping_batches`
+        (Lightning #20550), and it is one batch ahead (its fetcher has prefetched the next batch)."""
+        self.setup("fit")
+        saved = state.get("train_fingerprint")
+        if saved and saved != self.train_fingerprint:
+            from .errors import DatasetError
+            raise DatasetError(f"{type(self).__name__}: the training samples differ from those of the checkpoint "
+                               f"being resumed (files, labels or split settings changed): resume with the data it "
+                               f"was trained on, or start a new run")
+        self._resume = state.get("train_loader")
+
+    def take_resume(self) -> dict[str, Any] | None:
+        """The saved position, once (for the training loader being made)."""
+        resume, self._resume = self._resume, None
+        return resume

@@ -7,13 +7,15 @@ renamed when complete, so an interrupted conversion resumes at the first missing
 independent jobs (`part`/`parts`: a SLURM array), and no part ever looks complete when it is not. When every part is
 there, the parts are merged into `<out>/<split>/` and `<out>/<split>/manifest.json` is written last (atomically): a
 split without a manifest is not finished. A record is {"id": its index in the split's sample list, "image": JPEG
-bytes (shorter side at most `short_side`, never enlarged, EXIF orientation applied), "label": int or float32 array}.
+bytes (shorter side at most `short_side`, never enlarged, EXIF orientation applied), "label": int or float32 array,
+"name": the source file's path as listed (UTF-8 bytes)}.
 
 Reading (`open_shards`): the manifest is checked against what the run expects (format version, the fingerprint of the
 split's sample list, the record count) and the chunks against the index (present, of the size the index gives) before
 anything is read, each problem one `DatasetError` naming the file. Workers decode and shrink only (`ShardDecode`); the
 batch leaves the loader as a `UInt8Batch` for the data module's batched augmentation, with the records' ids, from
-which its random draws are derived (data.batch_augment.batch_generator).
+which its random draws are derived (data.batch_augment.batch_generator). `ShardRecords` reads a split's records in
+their written order by index, for passes over every record (prediction, a distilling task's teacher outputs).
 """
 from __future__ import annotations
 
@@ -38,9 +40,16 @@ from .resumable import random_state, restore_random_state
 
 log = logging.getLogger(__name__)
 
-SHARD_VERSION = 1
+SHARD_VERSION = 2
 MANIFEST = "manifest.json"
 PARTS = ".parts"
+
+
+def plain(label: Any) -> Any:
+    """A label (int, array, or a dict of them: a detection target) as JSON values."""
+    if isinstance(label, dict):
+        return {key: plain(value) for key, value in sorted(label.items())}
+    return int(label) if isinstance(label, (int, np.integer)) else np.asarray(label).tolist()
 
 
 def samples_fingerprint(samples: Sequence[tuple]) -> str:
@@ -48,20 +57,19 @@ def samples_fingerprint(samples: Sequence[tuple]) -> str:
     opened or stat'ed), so a run over millions of images can check its shards against the list it would read."""
     digest = hashlib.sha1()
     for sample in samples:
-        label = sample[1]
-        label = np.asarray(label).tolist() if not isinstance(label, (int, np.integer)) else int(label)
-        digest.update(json.dumps([str(sample[0]), label, list(sample[2]) if len(sample) > 2 and sample[2] else None],
-                                 default=str).encode())
+        digest.update(json.dumps([str(sample[0]), plain(sample[1]),
+                                  list(sample[2]) if len(sample) > 2 and sample[2] else None], default=str).encode())
     return digest.hexdigest()
 
 
 class EncodeRecord:
-    """The per-record work of a conversion (picklable for LitData's workers): decode, crop to the box, shrink the
-    shorter side to `short_side`, re-encode as JPEG. An image that cannot be read is written up in `errors` (one
-    file per record: LitData's workers hang on an exception) and left out; the writer then stops, naming it."""
+    """The per-record work of a conversion (picklable for LitData's workers): decode (`load(index)` when the data
+    reads its images its own way, else data.images.load_rgb), crop to the box, shrink the shorter side to
+    `short_side`, re-encode as JPEG. An image that cannot be read is written up in `errors` (one file per record:
+    LitData's workers hang on an exception) and left out; the writer then stops, naming it."""
 
-    def __init__(self, short_side: int, quality: int, errors: Path):
-        self.short_side, self.quality, self.errors = short_side, quality, errors
+    def __init__(self, short_side: int, quality: int, errors: Path, load=None):
+        self.short_side, self.quality, self.errors, self.load = short_side, quality, errors, load
 
     def __call__(self, item: tuple) -> dict[str, Any] | None:
         try:
@@ -72,7 +80,7 @@ class EncodeRecord:
             return None
 
     def encode(self, index: int, path: str, label, box) -> dict[str, Any]:
-        image = load_rgb(path)
+        image = self.load(index) if self.load is not None else load_rgb(path)
         if box is not None:
             image = image.crop(tuple(box))
         scale = self.short_side / min(image.size)
@@ -81,16 +89,22 @@ class EncodeRecord:
                                  Image.BILINEAR, reducing_gap=None)
         buffer = io.BytesIO()
         image.save(buffer, format="JPEG", quality=self.quality)
-        label = int(label) if isinstance(label, (int, np.integer)) else np.asarray(label, dtype=np.float32)
-        return {"id": int(index), "image": buffer.getvalue(), "label": label}
+        if isinstance(label, dict):  # a detection target: arrays as they are (boxes in the listed image's pixels)
+            label = {key: np.asarray(value) for key, value in label.items()}
+        else:
+            label = int(label) if isinstance(label, (int, np.integer)) else np.asarray(label, dtype=np.float32)
+        return {"id": int(index), "image": buffer.getvalue(), "label": label,
+                # bytes: LitData would store a str naming an existing file as that file's decoded content
+                "name": str(path).encode()}
 
 
 def write_shards(samples: Sequence[tuple], out: str | Path, split: str, settings: dict[str, Any],
                  short_side: int = 320, quality: int = 90, part_size: int = 4096, num_workers: int = 1,
-                 seed: int = 0, part: int | None = None, chunk_bytes: str = "64MB") -> Path | None:
+                 seed: int = 0, part: int | None = None, chunk_bytes: str = "64MB", load=None) -> Path | None:
     """Write `samples` ((path, label[, box]) in the data module's order) as the shards of `split` in `out`.
     `settings`: what else the manifest records (class names, the data config, ...). `part`: write only that part
-    (an array job) and return None; else write the missing parts, merge them and return the split's folder."""
+    (an array job) and return None; else write the missing parts, merge them and return the split's folder.
+    `load`: index in `samples` -> PIL image, for data that reads its images its own way (see EncodeRecord)."""
     import litdata
 
     folder = Path(out) / split
@@ -121,7 +135,7 @@ def write_shards(samples: Sequence[tuple], out: str | Path, split: str, settings
         log.info("%s: writing part %d/%d (%d records)", split, number + 1, count, len(chunk))
         errors = parts / f"errors-{os.getpid()}"
         shutil.rmtree(errors, ignore_errors=True)
-        litdata.optimize(fn=EncodeRecord(short_side, quality, errors), inputs=chunk, output_dir=str(tmp),
+        litdata.optimize(fn=EncodeRecord(short_side, quality, errors, load), inputs=chunk, output_dir=str(tmp),
                          chunk_bytes=chunk_bytes, num_workers=min(num_workers, len(chunk)), reorder_files=False,
                          keep_data_ordered=True, verbose=False, start_method="fork")
         failed = sorted(errors.glob("*.txt")) if errors.is_dir() else []
@@ -194,12 +208,12 @@ def check_shards(folder: Path, fingerprint: str | None = None) -> dict[str, Any]
 
 class ShardDecode:
     """A record -> (uint8 [3, H, W] image with its shorter side at most `short_side`, label, id): what the
-    loader's workers do."""
+    loader's workers do (the batch is augmented on the training device)."""
 
     def __init__(self, short_side: int):
         self.short_side = short_side
 
-    def __call__(self, record: dict[str, Any]) -> tuple[torch.Tensor, Any, int]:
+    def __call__(self, record: dict[str, Any], epoch: int = 0) -> tuple[torch.Tensor, Any, int]:
         from torchvision.io import decode_jpeg
         from torchvision.transforms.v2 import functional as F
         image = decode_jpeg(torch.frombuffer(bytearray(record["image"]), dtype=torch.uint8))
@@ -209,14 +223,32 @@ class ShardDecode:
         return image, (torch.as_tensor(label) if isinstance(label, np.ndarray) else int(label)), int(record["id"])
 
 
-def open_shards(folder: str | Path, split: str, fingerprint: str, short_side: int, seed: int):
-    """The StreamingDataset of a split's shards (checked first), shuffled by `seed` and the epoch."""
-    from litdata import StreamingDataset
+def open_shards(folder: str | Path, split: str, fingerprint: str, decode, seed: int):
+    """The StreamingDataset of a split's shards (checked first), shuffled by `seed` and the epoch; `decode`:
+    (record, epoch) -> sample, run in the loader's workers (the epoch is the one LitData orders the records by)."""
     path = Path(folder).expanduser().resolve() / split
     manifest = check_shards(path, fingerprint)
-    dataset = StreamingDataset(str(path), shuffle=True, seed=seed, drop_last=True, transform=ShardDecode(short_side))
-    dataset.manifest = manifest
+    dataset = DecodingDataset(str(path), shuffle=True, seed=seed, drop_last=True)
+    dataset.decode, dataset.manifest = decode, manifest
     return dataset
+
+
+def _streaming_dataset():
+    from litdata import StreamingDataset
+    return StreamingDataset
+
+
+class DecodingDataset(_streaming_dataset()):
+    """A StreamingDataset whose records go through `decode(record, epoch)`."""
+    decode = None
+
+    def __getitem__(self, index):
+        return self.decode(super().__getitem__(index), self.current_epoch)
+
+
+def record_seed(seed: int, epoch: int, record_id: int) -> int:
+    """The seed of one record's random draws in one epoch: the same in any worker, rank or resumed run."""
+    return int.from_bytes(hashlib.sha1(f"{seed}:{epoch}:{record_id}".encode()).digest()[:8], "little") >> 1
 
 
 def shard_batch(items: list[tuple[torch.Tensor, Any, int]]) -> UInt8Batch:
@@ -260,8 +292,8 @@ class ShardLoader(_streaming_loader()):
             self._random = None
         yield from super().__iter__()
 
-    def position(self, batches: int) -> dict[str, Any]:
-        """The state after `batches` trained batches of the current epoch."""
+    def position(self, batches: int, batch_size: int | None = None, finished: bool = False) -> dict[str, Any]:
+        """The state after `batches` trained batches of the current epoch (data.resumable.ResumableData)."""
         samples = batches * self.batch_size
         return {"epoch": self.current_epoch, "batches": batches, "random": random_state(), "litdata": {
             "dataset": self.dataset.state_dict(samples, self.num_workers, self.batch_size),
@@ -269,6 +301,14 @@ class ShardLoader(_streaming_loader()):
             "latest_worker_idx": (batches - 1) % max(self.num_workers, 1)}}
 
     def resume(self, position: dict[str, Any]) -> None:
+        saved, mid_epoch = position["litdata"]["dataset"], 0 < position["batches"] < len(self)
+        now = {"num_workers": self.num_workers or 1, "world_size": self.dataset.distributed_env.world_size}
+        changed = [key for key in now if mid_epoch and saved[key] != now[key]]
+        if changed:  # LitData splits the epoch's chunks across ranks and workers: another split, other samples
+            what = {"num_workers": "data.num_workers", "world_size": "processes (nodes x devices)"}[changed[0]]
+            raise DatasetError(f"{what}: {now[changed[0]]} now, but the checkpoint stopped mid-epoch with "
+                               f"{saved[changed[0]]}, and the shards are split across them: resume with "
+                               f"{saved[changed[0]]} (another number is fine from a checkpoint at an epoch's end)")
         self._random = position["random"]
         if 0 < position["batches"] < len(self):
             super().load_state_dict(position["litdata"])
@@ -279,3 +319,34 @@ class ShardLoader(_streaming_loader()):
     def load_state_dict(self, obj: dict[str, Any]) -> None:
         """Lightning's restore of loader states is ignored: the data module restores this loader (see
         ClassificationDataModule.load_state_dict); a second restore would move it again."""
+
+
+class ShardRecords(torch.utils.data.Dataset):
+    """The records of a split's shard folder (checked first) by index, in their written order, each as
+    (`name`, RGB PIL image, record): for passes over all of them (predict.py, teacher outputs). Map-style, so a
+    plain DataLoader's workers each read the indices they are given."""
+
+    def __init__(self, folder: str | Path):
+        self.folder = Path(folder).expanduser().resolve()
+        self.manifest = check_shards(self.folder)
+        self._dataset = None  # opened on first read (in each worker)
+
+    def __len__(self) -> int:
+        return self.manifest["count"]
+
+    def __getitem__(self, index: int) -> tuple[str, Image.Image, dict[str, Any]]:
+        if self._dataset is None:
+            from litdata import StreamingDataset
+            self._dataset = StreamingDataset(str(self.folder), shuffle=False)
+        record = self._dataset[index]
+        image = Image.open(io.BytesIO(record["image"]))
+        image.load()
+        return bytes(record["name"]).decode(), image.convert("RGB"), record
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {**self.__dict__, "_dataset": None}
+
+
+def is_shard_folder(path: str | Path) -> bool:
+    """Whether `path` is a split's shard folder (what prepare.py writes: <out>/<split>/ with manifest.json)."""
+    return (Path(path).expanduser() / MANIFEST).is_file()

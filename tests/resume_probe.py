@@ -26,6 +26,9 @@ class Probe(pl.Callback):
 
     def on_train_batch_start(self, trainer, pl_module, batch, batch_idx):
         images, labels = batch[0], batch[1]
+        if isinstance(images, (list, tuple)):  # detection: lists of images and of targets (boxes and labels)
+            images = torch.cat([image.detach().cpu().flatten() for image in images])
+            labels = torch.cat([torch.cat([t["boxes"].flatten(), t["labels"].float()]).cpu() for t in labels])
         record = {"step": trainer.global_step, "epoch": trainer.current_epoch, "batch_idx": batch_idx,
                   "rank": trainer.global_rank,
                   "images": hashlib.sha1(images.detach().cpu().contiguous().numpy().tobytes()).hexdigest(),

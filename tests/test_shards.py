@@ -16,9 +16,9 @@ import torch
 import torch.multiprocessing as mp
 from hydra.utils import instantiate
 
-from conftest import REPO, TINY_DOGS, compose_config
+from conftest import REPO, TINY_DOGS, TINY_SSD, compose_config
 from data.errors import DatasetError
-from data.shards import check_shards, open_shards, samples_fingerprint
+from data.shards import ShardDecode, check_shards, open_shards, samples_fingerprint
 
 TINY = [*TINY_DOGS, "trainer.max_epochs=3", "logger=none", "test=false",
         "callbacks.last_checkpoint.every_n_train_steps=2"]
@@ -115,7 +115,7 @@ def test_a_broken_shard_folder_is_one_error_naming_the_file(shards, tmp_path, da
     else:
         fingerprint = "0" * 40
     with pytest.raises(DatasetError, match=message):
-        open_shards(folder, "train", fingerprint, 36, 0)
+        open_shards(folder, "train", fingerprint, ShardDecode(36), 0)
 
 
 def test_shards_of_other_data_stop_train_py_with_one_line(shards, tmp_path):
@@ -198,7 +198,8 @@ def steps(file: Path) -> dict[tuple[int, int], tuple]:
             for r in map(json.loads, file.read_text().splitlines())}
 
 
-def kill_and_resume(tmp_path: Path, *overrides: str, kill_at: int, base: tuple[str, ...] = tuple(TINY)) -> None:
+def kill_and_resume(tmp_path: Path, *overrides: str, kill_at: int, base: tuple[str, ...] = tuple(TINY),
+                    steps_in_all: int = 9) -> None:
     """An uninterrupted run and one killed with SIGKILL after step `kill_at`, then resumed from its folder alone:
     the batches of every step, the global RNG before every step and the final weights are equal."""
     probe = "+callbacks.probe._target_=resume_probe.Probe"
@@ -213,7 +214,7 @@ def kill_and_resume(tmp_path: Path, *overrides: str, kill_at: int, base: tuple[s
     assert steps(tmp_path / "k.jsonl") == steps(tmp_path / "whole.jsonl")
     final = [torch.load(tmp_path / run / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=True)
              for run in ("whole", "killed")]
-    assert final[0]["global_step"] == final[1]["global_step"] == 9  # the last epoch's end saved too
+    assert final[0]["global_step"] == final[1]["global_step"] == steps_in_all  # the last epoch's end saved too
     for name, tensor in final[0]["state_dict"].items():
         assert torch.equal(tensor, final[1]["state_dict"][name]), name
 
@@ -292,3 +293,119 @@ def test_a_resume_on_changed_training_data_is_refused(tmp_path):
     lines = [line for line in again.stderr.splitlines() if line.strip()]
     assert again.returncode == 2 and len(lines) == 1, again.stderr[-3000:]
     assert "the training samples differ from those of the checkpoint" in lines[0]
+
+
+class MeanColour:
+    """A stand-in teacher: each image's mean colour per channel (what it outputs shows which image it saw)."""
+    kind, source, output_names = "test", "mean colour", None
+
+    def __init__(self):
+        from tasks.distill.teachers import View
+        self.view = View(24, 1.0, (0.0, 0.0, 0.0), (1.0, 1.0, 1.0))
+
+    def identity(self):
+        return {"kind": "mean colour"}
+
+    def run(self, images):
+        return images.mean(dim=(2, 3))
+
+    def to(self, device):
+        return self
+
+
+def test_the_teacher_pass_of_a_distilling_student_reads_its_shards(tmp_path, monkeypatch):
+    """With data.source=shards the teacher's outputs come from the shard records, each in its image's row: the
+    same outputs as from the files up to the shards' JPEG re-encoding."""
+    from tasks.distill.mixin import teacher_outputs
+    from test_face_attributes import TINY_STUDENT
+    monkeypatch.setattr("tasks.distill.mixin.default_cache_dir", lambda: tmp_path / "cache")
+    dm = instantiate(compose_config(TINY_STUDENT).data, _convert_="all")
+    dm.write_shards(tmp_path / "shards", "train", part_size=50, num_workers=1)
+    dm.setup()
+    images = dm.images("train")
+    files = teacher_outputs(MeanColour(), images, 3, "test", num_workers=0)
+    shards = teacher_outputs(MeanColour(), images, 3, "test", num_workers=2, shards=tmp_path / "shards" / "train")
+    rows = sorted(int(r["label"]) for r in records(tmp_path / "shards"))
+    assert rows == list(range(len(images)))  # every training image once, the unlabelled pool included
+    assert (shards - files).abs().max() < 0.02  # JPEG re-encoding; and each row is nearest its own image's
+    assert torch.equal(torch.cdist(shards, files).argmin(dim=1), torch.arange(len(images)))
+
+
+def test_a_mid_epoch_resume_with_another_number_of_workers_is_refused(shards):
+    """LitData splits an epoch's chunks across the workers: a mid-epoch position resumes only with as many (one
+    line naming the key); at an epoch's end any number resumes."""
+    from data.shards import ShardLoader, shard_batch
+    dm = datamodule()
+    dm.setup()
+
+    def loader(workers: int, resume=None):
+        dataset = open_shards(shards, "train", dm.train_fingerprint, ShardDecode(64), seed=0)
+        return ShardLoader(dataset, batch_size=4, num_workers=workers, collate_fn=shard_batch, resume=resume)
+
+    first = loader(2)
+    assert len(first) > 2
+    mid, end = first.position(2), first.position(len(first))
+    with pytest.raises(DatasetError, match=r"^data.num_workers: 1 now, but the checkpoint stopped mid-epoch with 2"):
+        loader(0, mid)
+    assert loader(2, mid) is not None and loader(0, end) is not None
+
+
+# ------------------------------------------------------------------------------------------------ COCO shards
+TINY_SSD_RUN = [*TINY_SSD, "trainer.max_epochs=3", "logger=none", "test=false",
+                "callbacks.last_checkpoint.every_n_train_steps=2"]
+
+
+@pytest.fixture(scope="module")
+def coco_shards(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("coco_shards")
+    instantiate(compose_config(TINY_SSD).data, _convert_="all").write_shards(out, "train", part_size=5,
+                                                                              num_workers=2)
+    return out
+
+
+def test_coco_shards_hold_every_training_image_with_its_boxes_crowds_and_the_annotation_file(coco_shards):
+    """Each record: the image, its boxes in the listed image's pixels, labels, crowd flags, image id and listed size;
+    decoded for training without augmentation, image and boxes match the files' pipeline."""
+    from data.coco import COCODetection, DetectionDecode
+    from data.detection_transforms import detection_transforms
+    dm = instantiate(compose_config(TINY_SSD).data, _convert_="all")
+    dm.setup("fit")
+    samples = dm.train_samples()
+    folder = coco_shards / "train"
+    manifest = check_shards(folder, samples_fingerprint(samples))
+    assert manifest["count"] == len(samples) and manifest["class_names"] == dm.class_names
+    assert (folder / "annotations.json").read_bytes() == dm.paths["train"][0].read_bytes()
+    written = records(coco_shards)
+    assert sorted(r["id"] for r in written) == list(range(len(samples)))
+    assert sum(len(r["label"]["boxes"]) for r in written) > len(written)  # objects, not only empty images
+    plain = detection_transforms(False, "none")
+    files = COCODetection(dm.coco_gt("train"), dm.paths["train"][1], dm.paths["train"][0], dm.label_of, plain)
+    decode = DetectionDecode(plain, seed=0)
+    for record in written:
+        path, target = samples[record["id"]]
+        assert record["label"]["image_id"] == target["image_id"]
+        image, boxes = decode(record, epoch=1)
+        want_image, want = files[files.ids.index(int(target["image_id"]))]
+        assert image.shape == want_image.shape and (image - want_image).abs().mean() < 0.02  # JPEG re-encoding
+        assert torch.allclose(boxes["boxes"], want["boxes"]) and torch.equal(boxes["labels"], want["labels"])
+
+
+def test_kill_9_mid_epoch_then_resume_equals_the_uninterrupted_run_on_coco_shards(coco_shards, tmp_path):
+    """SSD on COCO shards, its augmentation in 2 workers (per-record draws): killed after step 5, resumed."""
+    kill_and_resume(tmp_path, "data.source=shards", f"data.shards={coco_shards}", "data.num_workers=2",
+                    kill_at=5, base=tuple(TINY_SSD_RUN))
+
+
+def test_coco_shard_augmentation_draws_per_record_and_epoch(coco_shards):
+    """The workers' ssd augmentation of a record is a function of (seed, epoch, record id): the same again, another
+    in the next epoch or for another seed, and it leaves the global RNG alone."""
+    from data.coco import DetectionDecode
+    from data.detection_transforms import detection_transforms
+    record = max(records(coco_shards), key=lambda r: len(r["label"]["boxes"]))
+    decode = DetectionDecode(detection_transforms(True, "ssd"), seed=0)
+    state = torch.get_rng_state()
+    outputs = [decode(record, epoch) for epoch in (1, 1, 2)] + [DetectionDecode(decode.transform, 1)(record, 1)]
+    assert torch.equal(torch.get_rng_state(), state)
+    assert torch.equal(outputs[0][0], outputs[1][0]) and torch.equal(outputs[0][1]["boxes"], outputs[1][1]["boxes"])
+    for other in outputs[2:]:
+        assert other[0].shape != outputs[0][0].shape or not torch.equal(other[0], outputs[0][0])

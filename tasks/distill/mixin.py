@@ -18,6 +18,7 @@ from data.cache import default_cache_dir, ensure_generated
 from data.classification import ImageClassificationDataset
 from data.decoded import fingerprint
 from data.errors import DatasetError
+from data.shards import ShardRecords, check_shards
 
 from .teachers import (CACHE_VERSION, OutputsTeacher, Teacher, TeacherError, View, build_teacher, check_output_size,
                        output_order)
@@ -27,10 +28,13 @@ log = logging.getLogger(__name__)
 
 def teacher_outputs(teacher: Teacher, images: Sequence[tuple[str, Path]], expected: int, what: str,
                     names: Sequence[str] | None = None, batch_size: int = 128, num_workers: int = 2,
-                    required: bool = True, device: torch.device | str = "cpu") -> torch.Tensor | None:
+                    required: bool = True, device: torch.device | str = "cpu",
+                    shards: Path | None = None) -> torch.Tensor | None:
     """The teacher's outputs [N, expected] for (id, path) `images`, in order (columns in the order of `names`,
     when given and the teacher names its outputs): looked up, or computed once on `device` and cached (see module
-    docstring). None only for an `outputs` file holding none of the ids when not `required`."""
+    docstring). None only for an `outputs` file holding none of the ids when not `required`. `shards`: a shard
+    folder (data.shards) holding these images, whose records' labels are their rows (a distilling student's
+    training split): the teacher reads the records instead of the files."""
     ids = [i for i, _ in images]
     order = output_order(teacher, names, what) if names is not None else None
     if isinstance(teacher, OutputsTeacher):
@@ -41,18 +45,26 @@ def teacher_outputs(teacher: Teacher, images: Sequence[tuple[str, Path]], expect
         return outputs if outputs is None or order is None else outputs[:, order]
     paths = [p for _, p in images]
     key = {"version": CACHE_VERSION, "teacher": teacher.identity(), "ids": hashlib.sha1("\n".join(ids).encode())
-           .hexdigest(), "files": fingerprint(paths), "count": len(paths)}
+           .hexdigest(), "count": len(paths),
+           **({"shards": check_shards(shards)["fingerprint"]} if shards else {"files": fingerprint(paths)})}
     digest = hashlib.sha1(json.dumps(key, sort_keys=True).encode()).hexdigest()[:16]
     folder = default_cache_dir() / "teacher_outputs" / digest
 
     def compute(tmp: Path) -> None:
         check_output_size(teacher, expected, what)
         teacher.to(torch.device(device))
-        dataset = ImageClassificationDataset([(p, 0) for p in paths], teacher.view.transform())
+        if shards:
+            dataset = TeacherRecords(ShardRecords(shards), teacher.view.transform())
+        else:
+            dataset = ImageClassificationDataset([(p, row) for row, p in enumerate(paths)], teacher.view.transform())
         loader = DataLoader(dataset, batch_size=batch_size, num_workers=num_workers)
-        parts = [teacher.run(batch.to(device)).cpu()
-                 for batch, _ in tqdm(loader, desc=f"teacher outputs ({len(paths)} images)", unit="batch")]
-        np.save(tmp / "outputs.npy", torch.cat(parts).numpy())
+        outputs = None
+        for batch, rows in tqdm(loader, desc=f"teacher outputs ({len(dataset)} images)", unit="batch"):
+            result = teacher.run(batch.to(device)).cpu()
+            if outputs is None:  # rows no record fills (images the shards left out) are never a target: NaN
+                outputs = torch.full((len(paths), result.shape[1]), float("nan"), dtype=result.dtype)
+            outputs[rows] = result
+        np.save(tmp / "outputs.npy", outputs.numpy())
 
     existed = (folder / "outputs.npy").is_file()
     ensure_generated(folder, key, compute)
@@ -62,6 +74,20 @@ def teacher_outputs(teacher: Teacher, images: Sequence[tuple[str, Path]], expect
         raise TeacherError(f"teacher {teacher.source} gave outputs of shape {list(outputs.shape)}; {what} needs "
                            f"[{len(paths)}, {expected}]")
     return outputs if order is None else outputs[:, order]
+
+
+class TeacherRecords(torch.utils.data.Dataset):
+    """A student's training shards as the teacher sees them: (its view of the image, the record's row)."""
+
+    def __init__(self, records: ShardRecords, transform):
+        self.records, self.transform = records, transform
+
+    def __len__(self) -> int:
+        return len(self.records)
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, int]:
+        _, image, record = self.records[index]
+        return self.transform(image), int(record["label"])
 
 
 def resize_for(view: View, images: torch.Tensor, mean: Sequence[float], std: Sequence[float]) -> torch.Tensor:
@@ -113,7 +139,7 @@ class DistillingTask:
         dm = self.trainer.datamodule
         outputs = teacher_outputs(self.built_teacher(), dm.images(split), self.teacher_size(), self.teacher_need(),
                                   names=self.teacher_names(), num_workers=dm.num_workers, required=required,
-                                  device=self.trainer.strategy.root_device)
+                                  device=self.trainer.strategy.root_device, shards=dm.shard_folder(split))
         return None if outputs is None else self.targets_from(outputs.float())
 
     def teacher_need(self) -> str:

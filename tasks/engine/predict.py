@@ -6,8 +6,9 @@ import glob
 import json
 import os
 import time
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any, Iterable
 
 import numpy as np
 import torch
@@ -17,16 +18,54 @@ from torchvision.io import write_png
 from data.attributes import IMAGE_SUFFIXES
 from data.images import displayed_rgb, load_rgb
 from data.errors import DatasetError
+from data.shards import ShardRecords, is_shard_folder
 
 from .load import LoadedModel, load_model
 
 ImageLike = str | Path | Image.Image | np.ndarray
 
 
-def list_sources(source: str | Path) -> list[Path]:
-    """An image file, a folder (recursively), a glob pattern or a .txt list (one image path per line, relative paths
-    from the list's folder) -> image paths, sorted (a list keeps its order)."""
+class ShardImage:
+    """One record of a shard folder as a predict.py input, named by the file it was written from once read."""
+
+    def __init__(self, records: ShardRecords, index: int):
+        self.records, self.index = records, index
+        self.name = f"{records.folder}#{index}"
+
+    @property
+    def stem(self) -> str:
+        return Path(self.name).stem
+
+    def __str__(self) -> str:
+        return self.name
+
+    def load(self) -> Image.Image:
+        self.name, image, _ = self.records[self.index]
+        return image
+
+
+class ShardImages(Sequence):
+    """A shard folder's records as a lazy sequence of ShardImage (millions need no list)."""
+
+    def __init__(self, folder: Path):
+        self.records = ShardRecords(folder)
+
+    def __len__(self) -> int:
+        return len(self.records)
+
+    def __getitem__(self, index):
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(len(self)))]
+        return ShardImage(self.records, index)
+
+
+def list_sources(source: str | Path) -> Sequence[Path | ShardImage]:
+    """An image file, a folder (recursively), a glob pattern, a .txt list (one image path per line, relative paths
+    from the list's folder) -> image paths, sorted (a list keeps its order); a shard folder (prepare.py's
+    <out>/<split>) -> its records in their written order."""
     path = Path(source).expanduser()
+    if is_shard_folder(path):
+        return ShardImages(path)
     if path.is_file() and path.suffix.lower() == ".txt":
         lines = [line.strip() for line in path.read_text().splitlines() if line.strip()]
         if not lines:
@@ -49,6 +88,8 @@ def as_rgb(image: ImageLike) -> Image.Image:
     (data.images: EXIF orientation applied, 16-bit images scaled to 8 bits, alpha dropped)."""
     if isinstance(image, (str, Path)):
         return load_rgb(Path(image))
+    if isinstance(image, ShardImage):
+        return image.load()
     if isinstance(image, Image.Image):
         return displayed_rgb(image)
     array = np.asarray(image)
@@ -156,7 +197,8 @@ def predict_paths(predictor: Predictor, paths: Sequence[Path], start: int, stop:
                 write_png(picture, str(out / "annotated" / f"{number + 1:06d}_{path.stem}.png"))
     if not records and stop > start:
         raise DatasetError(f"source={source}: no readable image among {stop - start} file(s) (e.g. {skipped[0]}): "
-                           f"pass an image, a folder of images, a glob pattern or a .txt list of image paths")
+                           f"pass an image, a folder of images, a glob pattern, a .txt list of image paths or a "
+                           f"shard folder")
     ms = 1000 * (predictor.seconds - seconds) / max(len(records), 1)
     print(f"{len(records)} images predicted ({len(skipped)} unreadable, skipped), {ms:.2f} ms per image "
           f"(model, batches of {batch_size}, {predictor.loaded.format}); into {out}", flush=True)

@@ -19,7 +19,8 @@ def prepare_shards(cfg: DictConfig) -> dict[str, Any]:
     options = cfg.prepare
     if cfg.data.get("source", "files") != "files":
         raise ConfigError("prepare.py reads the files: leave data.source=files (shards are what it writes)")
-    datamodule = instantiate(cfg.data, _convert_="all")
+    overrides = {"decode_cache_gb": 0} if "decode_cache_gb" in cfg.data else {}  # it reads each file once: no cache
+    datamodule = instantiate(cfg.data, _convert_="all", **overrides)
     if not hasattr(datamodule, "write_shards"):
         raise ConfigError(f"{cfg.data._target_}: this data cannot be written as shards yet")
     out = Path(options.out).expanduser().resolve()
