@@ -15,6 +15,7 @@ and gives back to its loader (ClassificationDataModule.state_dict / load_state_d
 """
 from __future__ import annotations
 
+import logging
 import random
 from typing import Any, Iterator
 
@@ -22,6 +23,10 @@ import numpy as np
 import torch
 import torch.distributed as dist
 from torch.utils.data import DistributedSampler
+
+log = logging.getLogger(__name__)
+
+POSITION_VERSION = 1  # of the saved loader positions: another version (an older suite's checkpoint) is not applied
 
 
 def random_state() -> dict[str, Any]:
@@ -101,7 +106,8 @@ class ResumableData:
         finished = batches >= trainer.num_training_batches
         holder = loader if hasattr(loader, "position") else loader.sampler
         if hasattr(holder, "position"):  # not a sampler of another kind (identities' batches per identity)
-            state["train_loader"] = holder.position(batches, loader.batch_size, finished)
+            state["train_loader"] = {**holder.position(batches, loader.batch_size, finished),
+                                     "version": POSITION_VERSION}
         return state
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
@@ -117,6 +123,10 @@ class ResumableData:
                                f"being resumed (files, labels or split settings changed): resume with the data it "
                                f"was trained on, or start a new run")
         self._resume = state.get("train_loader")
+        if self._resume is not None and self._resume.get("version") != POSITION_VERSION:
+            log.warning("the checkpoint's training-loader position was saved by another version of this suite: "
+                        "training continues at the checkpoint's step, in a new order for the rest of that epoch")
+            self._resume = None
 
     def take_resume(self) -> dict[str, Any] | None:
         """The saved position, once (for the training loader being made)."""

@@ -312,6 +312,9 @@ def test_prediction_over_a_shard_folder_in_parts_names_each_record_by_its_file(d
         predict(dogs_run["run_dir"], folder, tmp_path / "parts", batch_size=8, parts=3, part=part)
     merged = predict(dogs_run["run_dir"], folder, tmp_path / "parts", batch_size=8, parts=3)
     assert merged.read_text() == one.read_text()
+    from data.errors import DatasetError
+    with pytest.raises(DatasetError, match=r"a folder prepare.py wrote; pass one of its splits, e.g. source=.*train"):
+        predict(dogs_run["run_dir"], tmp_path / "shards", tmp_path / "no")
     predicted = [json.loads(line) for line in one.read_text().splitlines()]
     written = list(StreamingDataset(str(folder)))
     names = [bytes(r["name"]).decode() for r in written]

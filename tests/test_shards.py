@@ -409,3 +409,15 @@ def test_coco_shard_augmentation_draws_per_record_and_epoch(coco_shards):
     assert torch.equal(outputs[0][0], outputs[1][0]) and torch.equal(outputs[0][1]["boxes"], outputs[1][1]["boxes"])
     for other in outputs[2:]:
         assert other[0].shape != outputs[0][0].shape or not torch.equal(other[0], outputs[0][0])
+
+
+def test_a_loader_position_from_another_suite_version_is_not_applied(caplog):
+    """A checkpoint whose loader position another version of the suite wrote (other keys) continues at its step
+    with a warning, instead of failing deep inside the sampler."""
+    dm = datamodule()
+    dm.setup()
+    with caplog.at_level(logging.WARNING):
+        dm.load_state_dict({"train_fingerprint": dm.train_fingerprint, "train_loader": {"epoch": 1, "samples": 32}})
+    assert dm.take_resume() is None and "another version of this suite" in caplog.text
+    loader = dm.train_dataloader()
+    assert len(list(loader.sampler)) == len(dm.split_samples["train"])  # a whole epoch, in a new order

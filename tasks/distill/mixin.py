@@ -14,7 +14,7 @@ from torch.nn import functional as F
 from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 
-from data.cache import default_cache_dir, ensure_generated
+from data.cache import default_cache_dir, ensure_generated, is_complete
 from data.classification import ImageClassificationDataset
 from data.decoded import fingerprint
 from data.errors import DatasetError
@@ -66,7 +66,7 @@ def teacher_outputs(teacher: Teacher, images: Sequence[tuple[str, Path]], expect
             outputs[rows] = result
         np.save(tmp / "outputs.npy", outputs.numpy())
 
-    existed = (folder / "outputs.npy").is_file()
+    existed = is_complete(folder, key)
     ensure_generated(folder, key, compute)
     outputs = torch.from_numpy(np.load(folder / "outputs.npy"))
     log.info("teacher outputs for %d images: %s %s", len(paths), "reused" if existed else "computed into", folder)

@@ -66,6 +66,10 @@ def list_sources(source: str | Path) -> Sequence[Path | ShardImage]:
     path = Path(source).expanduser()
     if is_shard_folder(path):
         return ShardImages(path)
+    splits = [split.name for split in sorted(path.glob("*")) if is_shard_folder(split)] if path.is_dir() else []
+    if splits:
+        raise DatasetError(f"source={source}: a folder prepare.py wrote; pass one of its splits, e.g. "
+                           f"source={path / splits[0]}")
     if path.is_file() and path.suffix.lower() == ".txt":
         lines = [line.strip() for line in path.read_text().splitlines() if line.strip()]
         if not lines:
