@@ -16,7 +16,7 @@ import torch
 import torch.multiprocessing as mp
 from hydra.utils import instantiate
 
-from conftest import REPO, TINY_DOGS, TINY_SSD, compose_config
+from conftest import REPO, TINY_DETECTION, TINY_DOGS, TINY_SSD, compose_config
 from data.errors import DatasetError
 from data.shards import ShardDecode, check_shards, open_shards, samples_fingerprint
 
@@ -141,46 +141,50 @@ def test_identity_batches_need_the_files(tmp_path):
 
 
 # ------------------------------------------------------------------------------------------- ranks and epochs
-def _rank_ids(rank: int, world: int, port: int, shards: str, source: str, out: str) -> None:
+def _rank_ids(rank: int, world: int, port: int, shards: str, out: str) -> None:
     import torch.distributed as dist
     os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
     dist.init_process_group("gloo", rank=rank, world_size=world)
     try:
-        dm = datamodule(f"data.source={source}", f"data.shards={shards}")
-        dm.setup()
-        loader = dm.train_dataloader()
-        seen = []
-        for epoch in range(2):
-            if source == "shards":  # the records' ids of the batches this rank trains on
-                seen.append([i for batch in loader for i in batch.ids.tolist()])
-            else:  # the decoded cache: the indices its sampler gives this rank
-                loader.sampler.set_epoch(epoch)
-                seen.append(list(loader.sampler))
+        seen = {}
+        for source in ("shards", "files"):
+            dm = datamodule(f"data.source={source}", f"data.shards={shards}")
+            dm.setup()
+            loader = dm.train_dataloader()
+            seen[source] = []
+            for epoch in range(2):
+                if source == "shards":  # the records' ids of the batches this rank trains on
+                    seen[source].append([i for batch in loader for i in batch.ids.tolist()])
+                else:  # the decoded cache: the indices its sampler gives this rank
+                    loader.sampler.set_epoch(epoch)
+                    seen[source].append(list(loader.sampler))
         Path(out).write_text(json.dumps(seen))
     finally:
         dist.destroy_process_group()
 
 
-@pytest.mark.parametrize("source", ["shards", "files"])
-def test_two_ranks_read_disjoint_samples_that_cover_the_split(shards, tmp_path, source):
-    world, port = 2, 29500 + os.getpid() % 1000 + (source == "files")
+def test_two_ranks_read_disjoint_samples_that_cover_the_split(shards, tmp_path):
+    """2 gloo processes, from the shards and from the decoded cache: each epoch the ranks' samples are disjoint,
+    their union is the split minus less than ranks x batch, and the order changes from epoch to epoch."""
+    world, port = 2, 29500 + os.getpid() % 1000
     outs = [str(tmp_path / f"rank{r}.json") for r in range(world)]
-    procs = [mp.get_context("spawn").Process(target=_rank_ids, args=(r, world, port, str(shards), source, outs[r]))
+    procs = [mp.get_context("spawn").Process(target=_rank_ids, args=(r, world, port, str(shards), outs[r]))
              for r in range(world)]
     for p in procs:
         p.start()
     for p in procs:
-        p.join(120)
+        p.join(180)
     assert all(p.exitcode == 0 for p in procs)
-    seen = [json.loads(Path(o).read_text()) for o in outs]
     total = check_shards(shards / "train")["count"]
     batch = 16
-    for epoch in range(2):
-        ranks = [set(seen[r][epoch]) for r in range(world)]
-        assert not ranks[0] & ranks[1]  # disjoint
-        union = ranks[0] | ranks[1]
-        assert len(union) == sum(len(s) for s in ranks) and total - len(union) < world * batch  # the documented drop
-    assert seen[0][0] != seen[0][1]  # another order every epoch
+    for source in ("shards", "files"):
+        seen = [json.loads(Path(o).read_text())[source] for o in outs]
+        for epoch in range(2):
+            ranks = [set(seen[r][epoch]) for r in range(world)]
+            assert not ranks[0] & ranks[1]  # disjoint
+            union = ranks[0] | ranks[1]
+            assert len(union) == sum(len(s) for s in ranks) and total - len(union) < world * batch  # the drop
+        assert seen[0][0] != seen[0][1]  # another order every epoch
 
 
 # ------------------------------------------------------------------------------------------ kill -9, resume
@@ -421,3 +425,13 @@ def test_a_loader_position_from_another_suite_version_is_not_applied(caplog):
     assert dm.take_resume() is None and "another version of this suite" in caplog.text
     loader = dm.train_dataloader()
     assert len(list(loader.sampler)) == len(dm.split_samples["train"])  # a whole epoch, in a new order
+
+
+def test_prepare_py_bad_input_is_one_line(tmp_path):
+    """prepare.py's errors end as one line and a non-zero exit (COCO's validation split is not sharded)."""
+    done = subprocess.run([sys.executable, "prepare.py", "task=ssd", TINY_DETECTION[0], f"prepare.out={tmp_path}",
+                           "prepare.splits=[val]"], cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines() == [
+        "error: prepare.splits: COCO shards hold the training split only; val reads its files (COCOeval scores "
+        "against its annotation file): prepare.splits=[train]"]
