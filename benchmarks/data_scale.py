@@ -25,7 +25,6 @@ import json
 import os
 import shutil
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -37,10 +36,8 @@ import torch.multiprocessing as mp
 from PIL import Image
 from torch.utils.data import DataLoader, Dataset, DistributedSampler
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from data.image_folder import ImageFolderDataModule  # noqa: E402
-from data.shards import ShardDecode, ShardLoader, check_shards, open_shards, shard_batch  # noqa: E402
+from data.image_folder import ImageFolderDataModule
+from data.shards import ShardDecode, ShardLoader, check_shards, open_shards, shard_batch
 
 CLASSES = 100
 
