@@ -36,7 +36,8 @@ from .decoded import DecodedImages, decoded_images, estimate_bytes, plan_cache, 
 from .errors import DatasetError
 from .images import check_bad_images, load_rgb, unreadable_images
 from .resumable import EpochSampler, ResumableData
-from .shards import ShardDecode, ShardLoader, check_shards, open_shards, samples_fingerprint, shard_batch, write_shards
+from .shards import (ShardDecode, ShardLoader, check_shards, check_source, open_shards, samples_fingerprint,
+                     shard_batch, write_shards)
 from .transforms import classification_transforms, eval_resize
 
 Box = tuple[int, int, int, int]  # left, top, right, bottom in pixels (PIL crop convention)
@@ -175,11 +176,7 @@ class ClassificationDataModule(ResumableData, pl.LightningDataModule):
                  test_fraction: float = 0.0, bad_images: str = "skip", source: str = "files",
                  shards: str | None = None):
         super().__init__()
-        if source not in ("files", "shards"):
-            raise ValueError(f"data.source must be files or shards, got {source!r}")
-        if source == "shards" and not shards:
-            raise ValueError("data.source=shards needs data.shards=<the folder prepare.py wrote (prepare.out)>")
-        self.source, self.shards = source, shards
+        self.source, self.shards = check_source(source, shards)
         if not 0 <= val_fraction < 1:
             raise ValueError(f"data.val_fraction must be in [0, 1), got {val_fraction}")
         if not 0 <= test_fraction < 1 or val_fraction + test_fraction >= 1:

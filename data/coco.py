@@ -63,7 +63,8 @@ from .detection_transforms import AUGMENTS, detection_transforms, sanitize_targe
 from .errors import DatasetError
 from .images import check_bad_images, load_rgb, unreadable_images
 from .resumable import ResumableData
-from .shards import ShardLoader, check_shards, open_shards, record_seed, samples_fingerprint, write_shards
+from .shards import (ShardLoader, check_shards, check_source, open_shards, record_seed, samples_fingerprint,
+                     write_shards)
 
 log = logging.getLogger(__name__)
 
@@ -420,11 +421,7 @@ class COCODataModule(ResumableData, pl.LightningDataModule):
                  source: str = "files", shards: str | None = None):
         super().__init__()
         self.bad_images = check_bad_images(bad_images)
-        if source not in ("files", "shards"):
-            raise ValueError(f"data.source must be files or shards, got {source!r}")
-        if source == "shards" and not shards:
-            raise ValueError("data.source=shards needs data.shards=<the folder prepare.py wrote (prepare.out)>")
-        self.source, self.shards = source, shards
+        self.source, self.shards = check_source(source, shards)
         if augment not in AUGMENTS:
             raise ValueError(f"data.augment must be one of {list(AUGMENTS)}, got {augment!r}")
         if root is None:

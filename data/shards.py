@@ -52,6 +52,15 @@ def plain(label: Any) -> Any:
     return int(label) if isinstance(label, (int, np.integer)) else np.asarray(label).tolist()
 
 
+def check_source(source: str, shards: str | None) -> tuple[str, str | None]:
+    """A data module's `source` and `shards` settings, checked (data.source, data.shards)."""
+    if source not in ("files", "shards"):
+        raise ValueError(f"data.source must be files or shards, got {source!r}")
+    if source == "shards" and not shards:
+        raise ValueError("data.source=shards needs data.shards=<the folder prepare.py wrote (prepare.out)>")
+    return source, shards
+
+
 def samples_fingerprint(samples: Sequence[tuple]) -> str:
     """A fingerprint of a split's sample list (paths as given, labels, crop boxes), in order: cheap (no file is
     opened or stat'ed), so a run over millions of images can check its shards against the list it would read."""
