@@ -41,16 +41,21 @@ class UInt8Batch(NamedTuple):
     ids: torch.Tensor | None = None  # [B] the samples' ids (sharded data): its random draws derive from them
 
 
+def counter_seed(*counters: int) -> int:
+    """A seed derived from counters alone (seed, epoch, rank, sample ids, ...): the same in any process and after
+    any resume, and unrelated for neighbouring counters."""
+    return int(np.random.SeedSequence([int(c) for c in counters]).generate_state(1)[0])
+
+
 def batch_generator(seed: int, epoch: int, ids: torch.Tensor) -> torch.Generator:
     """The generator of one batch's augmentation, derived from counters alone (seed, epoch, the batch's sample ids):
     the same batch gets the same draws in any process, after any resume, with any number of workers."""
-    entropy = [seed, epoch, *(int(i) for i in ids)]
-    return torch.Generator().manual_seed(int(np.random.SeedSequence(entropy).generate_state(1)[0]))
+    return torch.Generator().manual_seed(counter_seed(seed, epoch, *ids.tolist()))
 
 
 def augment_generator(seed: int, rank: int = 0) -> torch.Generator:
     """The CPU generator a data module draws its batch augmentation from: its own stream per (seed, DDP rank)."""
-    return torch.Generator().manual_seed(int(np.random.SeedSequence([seed, rank]).generate_state(1)[0]))
+    return torch.Generator().manual_seed(counter_seed(seed, rank))
 
 
 def random_resized_crop_boxes(sizes: torch.Tensor, scale: tuple[float, float] = (0.08, 1.0),

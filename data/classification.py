@@ -31,7 +31,7 @@ from PIL import Image
 from torch.utils.data import DataLoader, Dataset
 from torchvision.transforms import v2
 
-from .batch_augment import ClassificationAugment, UInt8Batch, augment_generator, batch_generator
+from .batch_augment import ClassificationAugment, UInt8Batch, augment_generator, batch_generator, counter_seed
 from .decoded import DecodedImages, decoded_images, estimate_bytes, plan_cache, sampled_sizes, whole_batch
 from .errors import DatasetError
 from .images import check_bad_images, load_rgb, unreadable_images
@@ -69,7 +69,7 @@ class ImageClassificationDataset(Dataset):
         any resume."""
         if isinstance(index, tuple):
             epoch, index = index
-            torch.manual_seed(int(np.random.SeedSequence([self.seed, epoch, index]).generate_state(1)[0]))
+            torch.manual_seed(counter_seed(self.seed, epoch, index))
         image = self.load(index)
         return (self.transform(image) if self.transform else image), self.samples[index][1]
 

@@ -57,14 +57,13 @@ from torch.utils.data import DataLoader, Dataset
 
 from torchvision.transforms import v2
 
-from .batch_augment import UInt8Batch, augment_generator, flip_detection_batch
+from .batch_augment import UInt8Batch, augment_generator, counter_seed, flip_detection_batch
 from .decoded import DecodedImages, decoded_images, estimate_bytes, plan_cache, whole_batch
 from .detection_transforms import AUGMENTS, detection_transforms, sanitize_target, to_tv_target
 from .errors import DatasetError
 from .images import check_bad_images, load_rgb, unreadable_images
 from .resumable import ResumableData
-from .shards import (ShardLoader, check_shards, check_source, open_shards, record_seed, samples_fingerprint,
-                     write_shards)
+from .shards import ShardLoader, check_shards, check_source, open_shards, samples_fingerprint, write_shards
 
 log = logging.getLogger(__name__)
 
@@ -370,7 +369,7 @@ class DetectionDecode:
         plain = {"boxes": boxes, "labels": labels, "image_id": int(np.asarray(target["image_id"])),
                  "orig_size": (height, width)}
         with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(record_seed(self.seed, epoch, int(record["id"])))
+            torch.manual_seed(counter_seed(self.seed, epoch, int(record["id"])))
             return self.transform(image, to_tv_target(plain, (image.height, image.width)))
 
 

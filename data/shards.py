@@ -31,6 +31,7 @@ from typing import Any, Sequence
 
 import numpy as np
 import torch
+from litdata import StreamingDataLoader, StreamingDataset, merge_datasets, optimize
 from PIL import Image
 
 from .batch_augment import UInt8Batch
@@ -114,8 +115,6 @@ def write_shards(samples: Sequence[tuple], out: str | Path, split: str, settings
     `settings`: what else the manifest records (class names, the data config, ...). `part`: write only that part
     (an array job) and return None; else write the missing parts, merge them and return the split's folder.
     `load`: index in `samples` -> PIL image, for data that reads its images its own way (see EncodeRecord)."""
-    import litdata
-
     folder = Path(out) / split
     fingerprint = samples_fingerprint(samples)
     manifest = folder / MANIFEST
@@ -144,7 +143,7 @@ def write_shards(samples: Sequence[tuple], out: str | Path, split: str, settings
         log.info("%s: writing part %d/%d (%d records)", split, number + 1, count, len(chunk))
         errors = parts / f"errors-{os.getpid()}"
         shutil.rmtree(errors, ignore_errors=True)
-        litdata.optimize(fn=EncodeRecord(short_side, quality, errors, load), inputs=chunk, output_dir=str(tmp),
+        optimize(fn=EncodeRecord(short_side, quality, errors, load), inputs=chunk, output_dir=str(tmp),
                          chunk_bytes=chunk_bytes, num_workers=min(num_workers, len(chunk)), reorder_files=False,
                          keep_data_ordered=True, verbose=False, start_method="fork")
         failed = sorted(errors.glob("*.txt")) if errors.is_dir() else []
@@ -163,7 +162,7 @@ def write_shards(samples: Sequence[tuple], out: str | Path, split: str, settings
     if count == 1:  # nothing to merge: the part is the split (its folder is removed below anyway)
         written[0].rename(staging)
     else:
-        litdata.merge_datasets([str(p) for p in written], str(staging), max_workers=num_workers)
+        merge_datasets([str(p) for p in written], str(staging), max_workers=num_workers)
     if folder.exists():  # an earlier merge stopped before its manifest: not complete, replaced
         shutil.rmtree(folder)
     staging.rename(folder)
@@ -242,22 +241,13 @@ def open_shards(folder: str | Path, split: str, fingerprint: str, decode, seed: 
     return dataset
 
 
-def _streaming_dataset():
-    from litdata import StreamingDataset
-    return StreamingDataset
-
-
-class DecodingDataset(_streaming_dataset()):
+class DecodingDataset(StreamingDataset):
     """A StreamingDataset whose records go through `decode(record, epoch)`."""
     decode = None
 
     def __getitem__(self, index):
         return self.decode(super().__getitem__(index), self.current_epoch)
 
-
-def record_seed(seed: int, epoch: int, record_id: int) -> int:
-    """The seed of one record's random draws in one epoch: the same in any worker, rank or resumed run."""
-    return int.from_bytes(hashlib.sha1(f"{seed}:{epoch}:{record_id}".encode()).digest()[:8], "little") >> 1
 
 
 def shard_batch(items: list[tuple[torch.Tensor, Any, int]]) -> UInt8Batch:
@@ -270,12 +260,7 @@ def shard_batch(items: list[tuple[torch.Tensor, Any, int]]) -> UInt8Batch:
     return UInt8Batch(images, sizes, labels, torch.tensor([i for _, _, i in items]))
 
 
-def _streaming_loader():
-    from litdata import StreamingDataLoader
-    return StreamingDataLoader
-
-
-class ShardLoader(_streaming_loader()):
+class ShardLoader(StreamingDataLoader):
     """LitData's StreamingDataLoader whose position the data module saves and restores (`position`, `resume`).
 
     The order is LitData's: chunks and the records in them shuffled by the seed and the loader's epoch count, split
@@ -319,7 +304,7 @@ class ShardLoader(_streaming_loader()):
                                f"{saved[changed[0]]}, and the shards are split across them: resume with "
                                f"{saved[changed[0]]} (another number is fine from a checkpoint at an epoch's end)")
         self._random = position["random"]
-        if 0 < position["batches"] < len(self):
+        if mid_epoch:
             super().load_state_dict(position["litdata"])
             self._resuming = True
         else:  # the epoch had finished (or not started): the next iteration is the next epoch
@@ -345,7 +330,6 @@ class ShardRecords(torch.utils.data.Dataset):
 
     def __getitem__(self, index: int) -> tuple[str, Image.Image, dict[str, Any]]:
         if self._dataset is None:
-            from litdata import StreamingDataset
             self._dataset = StreamingDataset(str(self.folder), shuffle=False)
         record = self._dataset[index]
         image = Image.open(io.BytesIO(record["image"]))
