@@ -57,12 +57,12 @@ from torch.utils.data import DataLoader, Dataset
 
 from torchvision.transforms import v2
 
-from .batch_augment import UInt8Batch, augment_generator, counter_seed, flip_detection_batch
+from .batch_augment import UInt8Batch, batch_generator, counter_seed, flip_detection_batch
 from .decoded import DecodedImages, decoded_images, estimate_bytes, plan_cache, whole_batch
 from .detection_transforms import AUGMENTS, detection_transforms, sanitize_target, to_tv_target
 from .errors import DatasetError
 from .images import check_bad_images, load_rgb, unreadable_images
-from .resumable import ResumableData
+from .resumable import EpochSampler, ResumableData
 from .shards import ShardLoader, check_shards, check_source, open_shards, samples_fingerprint, write_shards
 
 log = logging.getLogger(__name__)
@@ -237,11 +237,22 @@ def check_files(coco: COCO, image_dir: Path, annotation_file: Path) -> None:
 
 
 # -------------------------------------------------------------------------------------------------- dataset
-class COCODetection(Dataset):
-    """Images of a COCO index -> (image tensor, target); ordered by image id."""
+def seeded(transform, seed: int, epoch: int, index: int, image, target):
+    """`transform(image, target)` with every random draw derived from (seed, epoch, sample index) alone: the same
+    in any worker, with any number of workers and after any resume; the process's global RNG is left as it was."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(counter_seed(seed, epoch, index))
+        return transform(image, target)
 
-    def __init__(self, coco: COCO, image_dir: Path, annotation_file: Path, label_of: dict[int, int], transform):
+
+class COCODetection(Dataset):
+    """Images of a COCO index -> (image tensor, target); ordered by image id. An (epoch, index) key (the training
+    sampler's, data.resumable) draws the sample's augmentation from (seed, epoch, index) (`seeded`)."""
+
+    def __init__(self, coco: COCO, image_dir: Path, annotation_file: Path, label_of: dict[int, int], transform,
+                 seed: int = 0):
         self.coco, self.image_dir, self.annotation_file, self.transform = coco, image_dir, annotation_file, transform
+        self.seed = seed
         self.ids = sorted(coco.imgs)
         self.targets = []  # precomputed once: (boxes XYXY float32 [N, 4], labels int64 [N]), crowds left out
         for image_id in self.ids:
@@ -256,7 +267,10 @@ class COCODetection(Dataset):
     def __len__(self) -> int:
         return len(self.ids)
 
-    def __getitem__(self, index: int):
+    def __getitem__(self, index: int | tuple[int, int]):
+        if isinstance(index, tuple):
+            epoch, index = index
+            return seeded(self.transform, self.seed, epoch, index, *self.load(index))
         return self.transform(*self.load(index))
 
     def load(self, index: int) -> tuple[Any, dict]:
@@ -284,9 +298,11 @@ class CachedCOCODetection(Dataset):
 
     - `batched` (training with a fixed train_size and flip or no augmentation): the store holds the images
       resized to train_size x train_size, their targets are scaled once, and batches (`__getitems__`) are
-      UInt8Batches that the data module flips on the training device;
+      UInt8Batches (with the samples' indices, from which their flips are drawn) that the data module flips on the
+      training device;
     - `transform` given (other training): each stored image, as a PIL image, goes through the streaming
-      pipeline's transform (the ssd augmentation: the same PIL kernels, without the decoding);
+      pipeline's transform (the ssd augmentation: the same PIL kernels, without the decoding), keyed by
+      (epoch, index) as COCODetection is;
     - neither (evaluation): float images in [0, 1] and their targets, as the streaming pipeline gives them.
     """
 
@@ -295,6 +311,7 @@ class CachedCOCODetection(Dataset):
             raise ValueError(f"decoded store {store.folder} has {len(store)} images for {len(base)} in "
                              f"{base.annotation_file}")
         self.store, self.batched, self.transform = store, batched, None if batched else transform
+        self.seed = base.seed
         self.ids, self.coco = base.ids, base.coco
         self.targets = []
         for index, (height, width) in enumerate(store.sizes.tolist()):
@@ -309,11 +326,15 @@ class CachedCOCODetection(Dataset):
     def __len__(self) -> int:
         return len(self.store)
 
-    def __getitem__(self, index: int):
+    def __getitem__(self, index: int | tuple[int, int]):
+        epoch, index = index if isinstance(index, tuple) else (None, index)
         target = self.targets[index]
         if self.transform is not None:
             image = Image.fromarray(self.store.image(index))
-            return self.transform(image, to_tv_target(target, (image.height, image.width)))
+            target = to_tv_target(target, (image.height, image.width))
+            if epoch is None:
+                return self.transform(image, target)
+            return seeded(self.transform, self.seed, epoch, index, image, target)
         image = self.store.tensor(index)
         return (image, target) if self.batched else (image.float().div_(255), target)
 
@@ -321,7 +342,7 @@ class CachedCOCODetection(Dataset):
         if not self.batched:
             return collate_detection([self[i] for i in indices])
         images, sizes = self.store.batch(indices)
-        return UInt8Batch(images, sizes, [self.targets[i] for i in indices])
+        return UInt8Batch(images, sizes, [self.targets[i] for i in indices], torch.tensor(indices))
 
 
 class LoadAndResize:
@@ -352,7 +373,8 @@ class LoadImage:
 class DetectionDecode:
     """A shard record -> (float image, target) through the training transform, in the loader's workers: the
     record's boxes (in the pixels of the image as listed) scaled to the stored image, crowd regions left out (as
-    COCODetection does), and every random draw of the transform from the record's own seed (seed, epoch, id)."""
+    COCODetection does), and every random draw of the transform from (seed, epoch, record id) (`seeded`; the id is
+    the image's index in the split, so the draws are those of the same image read from the files)."""
 
     def __init__(self, transform, seed: int):
         self.transform, self.seed = transform, seed
@@ -368,9 +390,8 @@ class DetectionDecode:
         labels = torch.as_tensor(np.asarray(target["labels"], dtype=np.int64)[keep])
         plain = {"boxes": boxes, "labels": labels, "image_id": int(np.asarray(target["image_id"])),
                  "orig_size": (height, width)}
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(counter_seed(self.seed, epoch, int(record["id"])))
-            return self.transform(image, to_tv_target(plain, (image.height, image.width)))
+        return seeded(self.transform, self.seed, epoch, int(record["id"]), image,
+                      to_tv_target(plain, (image.height, image.width)))
 
 
 def collate_detection(batch):
@@ -390,8 +411,9 @@ class COCODataModule(ResumableData, pl.LightningDataModule):
             (`metrics_split` says so). The train files are only needed for training.
         augment: "ssd" | "flip" | "none" (data.detection_transforms).
         batch_size, num_workers: DataLoader settings (per process under DDP).
-        seed: seeds the training shuffle (and through it the workers' augmentation), and with the DDP rank the
-            decoded cache's batch flips.
+        seed: seeds the training order (data.resumable.EpochSampler) and, with the epoch and each image's index,
+            its augmentation (per image in the workers, or per batch for the decoded cache's flips): a run resumed
+            mid-epoch trains on exactly what the uninterrupted run would have.
         generator: parameters of the embedded default (data.generate.coco_shapes.DEFAULT_PARAMS); root=None only.
         min_box_size: boxes narrower or shorter than this (px, after clipping or cropping) are dropped.
         image_size: the model's input side; read by the model config, unused here (the detectors resize).
@@ -450,7 +472,6 @@ class COCODataModule(ResumableData, pl.LightningDataModule):
         self.label_of = {cid: i + 1 for i, cid in enumerate(self.category_ids)}
         self._category_tensor = torch.tensor(self.category_ids, dtype=torch.int64)
         self.datasets: dict[str, COCODetection] = {}
-        self.augment_rng: torch.Generator | None = None  # made on first use: it needs the DDP rank
 
     @property
     def num_classes(self) -> int:
@@ -515,7 +536,7 @@ class COCODataModule(ResumableData, pl.LightningDataModule):
         transform = detection_transforms(train, self.augment if train else "none", zoom_out_max=self.zoom_out_max,
                                          train_size=self.train_size, min_box_size=self.min_box_size)
         annotation_file, image_dir = self.paths[split]
-        return COCODetection(self._checked(split), image_dir, annotation_file, self.label_of, transform)
+        return COCODetection(self._checked(split), image_dir, annotation_file, self.label_of, transform, self.seed)
 
     def image_paths(self, split: str) -> list[Path]:
         """The (readable) image files of a split ("train", or "val" = "test"), in image id order."""
@@ -593,13 +614,14 @@ class COCODataModule(ResumableData, pl.LightningDataModule):
         return isinstance(self.datasets.get("train", self.datasets.get("val")), CachedCOCODetection)
 
     def on_after_batch_transfer(self, batch, dataloader_idx: int):
-        """Flip the cached pipeline's uint8 training batches, images and boxes, on their device."""
+        """Flip the cached pipeline's uint8 training batches, images and boxes, on their device, drawn from
+        (seed, epoch, the batch's sample indices) (data.batch_augment.batch_generator)."""
         if isinstance(batch, UInt8Batch):
             images = batch.images.float().div_(255)
             if self.augment == "flip":
-                if self.augment_rng is None:
-                    self.augment_rng = augment_generator(self.seed, self.trainer.global_rank if self.trainer else 0)
-                return flip_detection_batch(images, batch.targets, generator=self.augment_rng)
+                epoch = self.trainer.current_epoch if self.trainer else 0
+                return flip_detection_batch(images, batch.targets, generator=batch_generator(self.seed, epoch,
+                                                                                             batch.ids))
             return images, batch.targets
         return batch
 
@@ -618,11 +640,22 @@ class COCODataModule(ResumableData, pl.LightningDataModule):
         dataset = self.datasets[split]
         in_main_process = isinstance(dataset, CachedCOCODetection) and dataset.transform is None
         workers = 0 if in_main_process else self.num_workers
-        return DataLoader(dataset, batch_size=self.batch_size, shuffle=train,
-                          collate_fn=whole_batch if isinstance(dataset, CachedCOCODetection) else collate_detection,
-                          num_workers=workers, persistent_workers=workers > 0,
-                          pin_memory=torch.cuda.is_available(), drop_last=train and len(dataset) > self.batch_size,
-                          generator=torch.Generator().manual_seed(self.seed) if train else None)
+        sampler = None
+        if train:  # the resumable order (data.resumable); per-image augmentation keyed by (epoch, index)
+            sampler = EpochSampler(dataset, self.seed, keyed=not in_main_process)
+            resume = self.take_resume()
+            if resume is not None:
+                sampler.resume(resume)
+        loader = DataLoader(dataset, batch_size=self.batch_size, sampler=sampler,
+                            collate_fn=whole_batch if isinstance(dataset, CachedCOCODetection) else collate_detection,
+                            num_workers=workers, persistent_workers=workers > 0,
+                            pin_memory=torch.cuda.is_available(), drop_last=train and len(dataset) > self.batch_size,
+                            # off the global RNG (data.resumable): the training order's loader, and loaders with
+                            # persistent workers (which draw a seed only the first time an epoch iterates them)
+                            generator=torch.Generator() if train or workers else None)
+        if train:
+            self._train_loader = loader
+        return loader
 
     def train_dataloader(self) -> DataLoader:
         return self._loader("train", train=True)

@@ -26,8 +26,9 @@ class Probe(pl.Callback):
 
     def on_train_batch_start(self, trainer, pl_module, batch, batch_idx):
         images, labels = batch[0], batch[1]
-        if isinstance(images, (list, tuple)):  # detection: lists of images and of targets (boxes and labels)
+        if isinstance(images, (list, tuple)):  # detection: a list of images (or one tensor, the decoded cache's)
             images = torch.cat([image.detach().cpu().flatten() for image in images])
+        if isinstance(labels, (list, tuple)):  # detection: a list of targets (boxes and labels)
             labels = torch.cat([torch.cat([t["boxes"].flatten(), t["labels"].float()]).cpu() for t in labels])
         record = {"step": trainer.global_step, "epoch": trainer.current_epoch, "batch_idx": batch_idx,
                   "rank": trainer.global_rank,

@@ -22,7 +22,7 @@ from tasks.engine.predict import predict
 
 pytest.importorskip("executorch")
 
-KEEP_FLOAT = {"dogs": ["first_conv", "classifier"]}  # the others quantize everything
+KEEP_FLOAT = {"dogs": ["first_conv", "classifier"], "ssd": ["heads"]}  # the others quantize everything
 
 
 @pytest.fixture(scope="module")
@@ -64,12 +64,18 @@ def test_fp32_reproduces_the_checkpoint(task, exported):
 
 
 @pytest.mark.parametrize("task", EXPORT_TASKS)
-def test_int8_loads_and_evaluates(task, exported):
+def test_int8_loads_and_evaluates(task, exported, tmp_path):
     run, report, folder = exported(task)
     assert report["executorch_int8"] == str(folder / "model.int8.pte")
     assert report["int8_max_abs_diff"] is not None and report["int8_max_abs_diff"] < 1.0
     if task == "dogs":  # keep_float: the first convolution and the classifier stay in float
         assert report["int8_float_nodes"] == ["backbone.stem.conv", "head.3"]
+    elif task == "ssd":  # keep_float=[heads]: the class and box convolutions of every feature map stay in float,
+        kept = report["int8_float_nodes"]  # so their weights make the file larger than the all-int8 one
+        assert len(kept) >= 4 and all(name.startswith("head.") for name in kept)
+        export_model(run["run_dir"], tmp_path / "all.pte", format="executorch", check_images=1, int8=True,
+                     calibration_images=8)
+        assert (folder / "model.int8.pte").stat().st_size > (tmp_path / "all.int8.pte").stat().st_size
     else:
         assert report["int8_float_nodes"] == []
     # int8 is smaller than fp32, network by network
@@ -132,5 +138,6 @@ def test_unsupported_network_and_keep_float_give_one_line_errors(tmp_path):
     with pytest.raises(executorch.ExecuTorchExportError, match="executorch.*svd") as info:
         executorch.write(network, torch.rand(2, 3, 8, 8), tmp_path / "bad.pte")
     assert "\n" not in str(info.value)
-    with pytest.raises(ValueError, match="keep_float.*heads"):
-        executorch.quantize([], ["heads"])
+    with pytest.raises(ValueError, match=r"keep_float: no module named \['no_such_layer'\] for format=executorch"):
+        executorch.quantize([], ["no_such_layer"])
+

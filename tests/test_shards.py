@@ -16,7 +16,7 @@ import torch
 import torch.multiprocessing as mp
 from hydra.utils import instantiate
 
-from conftest import REPO, TINY_DETECTION, TINY_DOGS, TINY_SSD, compose_config
+from conftest import REPO, TINY_DETECTION, TINY_DOGS, TINY_SSD, compose_config, tiny_overrides
 from data.errors import DatasetError
 from data.shards import ShardDecode, check_shards, open_shards, samples_fingerprint
 
@@ -402,8 +402,9 @@ def test_kill_9_mid_epoch_then_resume_equals_the_uninterrupted_run_on_coco_shard
 
 def test_coco_shard_augmentation_draws_per_record_and_epoch(coco_shards):
     """The workers' ssd augmentation of a record is a function of (seed, epoch, record id): the same again, another
-    in the next epoch or for another seed, and it leaves the global RNG alone."""
-    from data.coco import DetectionDecode
+    in the next epoch or for another seed, the same as the files' for that image, and it leaves the global RNG
+    alone."""
+    from data.coco import COCODetection, DetectionDecode
     from data.detection_transforms import detection_transforms
     record = max(records(coco_shards), key=lambda r: len(r["label"]["boxes"]))
     decode = DetectionDecode(detection_transforms(True, "ssd"), seed=0)
@@ -413,6 +414,31 @@ def test_coco_shard_augmentation_draws_per_record_and_epoch(coco_shards):
     assert torch.equal(outputs[0][0], outputs[1][0]) and torch.equal(outputs[0][1]["boxes"], outputs[1][1]["boxes"])
     for other in outputs[2:]:
         assert other[0].shape != outputs[0][0].shape or not torch.equal(other[0], outputs[0][0])
+    # the same image read from the files, keyed by (epoch, its index in the split), gets the same draws
+    dm = instantiate(compose_config(TINY_SSD).data, _convert_="all")
+    dm.setup("fit")
+    files = COCODetection(dm.coco_gt("train"), dm.paths["train"][1], dm.paths["train"][0], dm.label_of,
+                          decode.transform, seed=0)
+    image, target = files[(1, int(record["id"]))]
+    assert image.shape == outputs[0][0].shape and (image - outputs[0][0]).abs().mean() < 0.02  # JPEG re-encoding
+    assert torch.allclose(target["boxes"], outputs[0][1]["boxes"], atol=1e-4)
+    assert torch.equal(torch.get_rng_state(), state)
+
+
+def test_kill_9_mid_epoch_then_resume_equals_the_uninterrupted_run_on_coco_files(tmp_path):
+    """SSD from the COCO files through the decoded cache, the defaults' path (uint8 batches flipped in the main
+    process, drawn from their sample indices): killed after step 5, resumed."""
+    kill_and_resume(tmp_path, kill_at=5, base=tuple(TINY_SSD_RUN))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("task", ["ssd", "faster_rcnn"])
+def test_kill_9_mid_epoch_then_resume_equals_the_uninterrupted_run_streaming_coco(task, tmp_path):
+    """COCO files streamed by 2 workers with the ssd augmentation (per-image draws), and Faster R-CNN, whose
+    proposal and box sampling draw from the global RNG."""
+    base = [*tiny_overrides(task), "trainer.max_epochs=3", "test=false", "callbacks.last_checkpoint.every_n_train_steps=2"]
+    kill_and_resume(tmp_path, "data.decode_cache_gb=0", "data.num_workers=2", "data.augment=ssd", kill_at=5,
+                    base=tuple(base))
 
 
 def test_a_loader_position_from_another_suite_version_is_not_applied(caplog):

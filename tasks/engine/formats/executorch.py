@@ -26,7 +26,6 @@ RUNTIMES = ("executorch",)
 EXTRA = "mobile"
 DYNAMIC_BATCH = False  # static shapes: a file per batch size (export.py batch=)
 QAT = True  # int8 by quantization-aware fine-tuning too (QuantizeJob.qat_steps)
-KEEP_FLOAT = ("first_conv", "classifier")
 STRIDE = 32  # a dynamic height or width is a multiple of this (the detectors' transforms pad to it)
 
 
@@ -94,22 +93,12 @@ def read_metadata(path: Path) -> dict[str, str]:
     return read_sidecar(path)
 
 
-def _kept_modules(module: torch.nn.Module, keep_float: Sequence[str]) -> list[str]:
-    """The module names `keep_float` picks: the first convolution, the last linear layer (the classifier)."""
-    convs = [n for n, m in module.named_modules() if isinstance(m, torch.nn.Conv2d)]
-    linears = [n for n, m in module.named_modules() if isinstance(m, torch.nn.Linear)]
-    named = {"first_conv": convs[:1], "classifier": linears[-1:]}
-    return [name for key in keep_float for name in named[key]]
-
-
 def quantize(jobs: Sequence, keep_float: Sequence[str]) -> list[str]:
     """int8 copies by torchao's pt2e (XNNPACK quantizer: symmetric, per-channel int8 weights, int8 activations
     calibrated on each QuantizeJob's inputs, or fine-tuned with fake quantization where job.qat_steps is set;
-    tasks.engine.formats.pt2e), lowered to XNNPACK with float inputs and outputs; returns the modules kept in float.
-    `keep_float` names "first_conv" and/or "classifier" (the last linear layer)."""
-    unknown = sorted(set(keep_float) - set(KEEP_FLOAT))
-    if unknown:
-        raise ValueError(f"keep_float={unknown}: format=executorch keeps only {', '.join(KEEP_FLOAT)} in float")
+    tasks.engine.formats.pt2e), lowered to XNNPACK with float inputs and outputs. `keep_float`: the modules whose
+    operators stay float (pt2e.kept_modules); returns their names."""
+    pt2e.check_keep_float("executorch", [job.network.module for job in jobs], keep_float)
     try:
         from executorch.backends.xnnpack.quantizer.xnnpack_quantizer import (XNNPACKQuantizer,
                                                                               get_symmetric_quantization_config)
@@ -121,7 +110,13 @@ def quantize(jobs: Sequence, keep_float: Sequence[str]) -> list[str]:
     for job in jobs:
         network = job.network
         module = _contiguous(network.module)
-        kept = _kept_modules(module, keep_float)
+        example = static_batch(job.calibration, job.batch)
+        try:
+            graph = pt2e.export(module, example, _dynamic_shapes(network, example), qat=bool(job.qat_steps))
+        except Exception as err:  # noqa: BLE001 - as in write
+            raise ExecuTorchExportError(f"format=executorch: network {network.name or 'main'!r} cannot be "
+                                        f"exported for int8: {_operator(err)} ({type(err).__name__})") from err
+        kept = pt2e.kept_modules(module, graph, keep_float)
         kept_all += [f"{network.name}.{name}" if network.name else name for name in kept]
         config = get_symmetric_quantization_config(is_per_channel=True)
         config = pt2e.qat_config(config) if job.qat_steps else config
@@ -129,12 +124,6 @@ def quantize(jobs: Sequence, keep_float: Sequence[str]) -> list[str]:
         if kept:  # the quantizer takes no "None" config per module: a filter leaves these modules' nodes alone
             in_kept = [get_module_name_filter(name) for name in kept]
             quantizer.set_filter_function(lambda node, in_kept=in_kept: not any(f(node) for f in in_kept))
-        example = static_batch(job.calibration, job.batch)
-        try:
-            graph = pt2e.export(module, example, _dynamic_shapes(network, example), qat=bool(job.qat_steps))
-        except Exception as err:  # noqa: BLE001 - as in write
-            raise ExecuTorchExportError(f"format=executorch: network {network.name or 'main'!r} cannot be "
-                                        f"exported for int8: {_operator(err)} ({type(err).__name__})") from err
         prepared = pt2e.prepare(graph, quantizer, job, module, lambda rows: static_batch(rows, job.batch))
         _lower(network, convert_pt2e(prepared), example, job.target)
     return kept_all

@@ -25,7 +25,6 @@ RUNTIMES = ("litert",)
 EXTRA = "mobile"
 DYNAMIC_BATCH = False  # static shapes: a file per batch size (export.py batch=)
 QAT = True  # int8 by quantization-aware fine-tuning too (QuantizeJob.qat_steps)
-KEEP_FLOAT = ("first_conv", "classifier", "heads")
 
 
 class LiteRtConversionError(ValueError):
@@ -105,35 +104,6 @@ def read_metadata(path: Path) -> dict[str, str]:
     return read_sidecar(path)
 
 
-def _output_modules(graph: torch.fx.GraphModule) -> list[str]:
-    """The modules nearest an exported graph's outputs (a detector's prediction heads, a classifier): convolutions
-    and linear layers met walking back from every output through anything else."""
-    layers = (torch.ops.aten.conv2d.default, torch.ops.aten.linear.default)
-    output = next(n for n in graph.graph.nodes if n.op == "output")
-    found, seen, stack = [], set(), list(output.all_input_nodes)
-    while stack:
-        node = stack.pop()
-        if node in seen:
-            continue
-        seen.add(node)
-        if node.op == "call_function" and node.target in layers:
-            path = list(node.meta.get("nn_module_stack", {}).values())[-1][0]
-            found += [path] if path not in found else []
-        else:
-            stack.extend(node.all_input_nodes)
-    return found
-
-
-def _kept_modules(module: torch.nn.Module, graph: torch.fx.GraphModule, keep_float: Sequence[str]) -> list[str]:
-    """The submodules `keep_float` names: "first_conv" (the first Conv2d), "classifier" (the last Linear), "heads"
-    (the layers nearest the outputs) or module names of the network."""
-    modules = dict(module.named_modules())
-    named = {"first_conv": [n for n, m in modules.items() if isinstance(m, torch.nn.Conv2d)][:1],
-             "classifier": [n for n, m in modules.items() if isinstance(m, torch.nn.Linear)][-1:],
-             "heads": _output_modules(graph) if "heads" in keep_float else []}
-    return list(dict.fromkeys(name for key in keep_float for name in named.get(key, [key]) if name in modules and name))
-
-
 def _quantizer(float_modules: Sequence[str]):
     """litert_torch's PT2EQuantizer, leaving the operators of `float_modules` (module names) unannotated, so float.
     Its own set_module_name cannot do it: it refuses None, and its filter misreads torch.export's module stack
@@ -163,25 +133,20 @@ def quantize(jobs: Sequence, keep_float: Sequence[str]) -> list[str]:
     """Full static int8 of each QuantizeJob's network: litert_torch's PT2EQuantizer (symmetric, per-channel
     weights, int8 activations) on the exported graph, calibrated on job.calibration in batches of job.batch, or
     fine-tuned with fake quantization where job.qat_steps is set (tasks.engine.formats.pt2e), then converted.
-    `keep_float` names "first_conv", "classifier", "heads" or module names of the network (those modules'
-    operators stay float); returns the modules kept in float."""
+    `keep_float`: the modules whose operators stay float (pt2e.kept_modules); returns their names."""
     _package()
     from litert_torch.quantize.pt2e_quantizer import get_symmetric_quantization_config
     from litert_torch.quantize.quant_config import QuantConfig
     from torchao.quantization.pt2e.quantize_pt2e import convert_pt2e
 
-    every = {name for job in jobs for name, _ in job.network.module.named_modules()}
-    unknown = sorted(set(keep_float) - set(KEEP_FLOAT) - every)
-    if unknown:
-        raise ValueError(f"keep_float: no module named {unknown} for format=litert (use first_conv, classifier, "
-                         f"heads or module names)")
+    pt2e.check_keep_float("litert", [job.network.module for job in jobs], keep_float)
     kept = []
     for job in jobs:
         sample = static_batch(job.calibration, job.batch)
         module = _standard_layout(job.network.module)
         try:
             graph = pt2e.export(module, sample, _dynamic_shapes(job.network), qat=bool(job.qat_steps))
-            kept.append(_kept_modules(job.network.module, graph, keep_float))
+            kept.append(pt2e.kept_modules(job.network.module, graph, keep_float))
             config = get_symmetric_quantization_config(is_per_channel=True)
             config = pt2e.qat_config(config) if job.qat_steps else config
             quantizer = _quantizer(kept[-1]).set_global(config)

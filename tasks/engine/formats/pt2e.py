@@ -12,10 +12,52 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+from typing import Sequence
 
 import torch
 
 QAT_BATCH = 16  # images per fine-tuning step
+KEEP_FLOAT = ("first_conv", "classifier", "heads")  # besides the network's own module names
+
+
+def _output_modules(graph: torch.fx.GraphModule) -> list[str]:
+    """The modules nearest an exported graph's outputs (a detector's prediction heads, a classifier): convolutions
+    and linear layers met walking back from every output through anything else."""
+    layers = (torch.ops.aten.conv2d.default, torch.ops.aten.linear.default)
+    output = next(n for n in graph.graph.nodes if n.op == "output")
+    found, seen, stack = [], set(), list(output.all_input_nodes)
+    while stack:
+        node = stack.pop()
+        if node in seen:
+            continue
+        seen.add(node)
+        if node.op == "call_function" and node.target in layers:
+            path = list(node.meta.get("nn_module_stack", {}).values())[-1][0]
+            found += [path] if path not in found else []
+        else:
+            stack.extend(node.all_input_nodes)
+    return found
+
+
+def check_keep_float(format: str, modules: Sequence[torch.nn.Module], keep_float: Sequence[str]) -> None:
+    """A ValueError in one line for a `keep_float` entry that is neither a KEEP_FLOAT key nor a module name of any
+    of `modules`."""
+    every = {name for module in modules for name, _ in module.named_modules()}
+    unknown = sorted(set(keep_float) - set(KEEP_FLOAT) - every)
+    if unknown:
+        raise ValueError(f"keep_float: no module named {unknown} for format={format} (use {', '.join(KEEP_FLOAT)} "
+                         f"or module names)")
+
+
+def kept_modules(module: torch.nn.Module, graph: torch.fx.GraphModule, keep_float: Sequence[str]) -> list[str]:
+    """The submodules of `module` (exported as `graph`) that `keep_float` names, whose operators the quantizer
+    leaves in float: "first_conv" (the first Conv2d), "classifier" (the last Linear), "heads" (the layers nearest
+    the outputs: SSD's class and box convolutions) or module names."""
+    modules = dict(module.named_modules())
+    named = {"first_conv": [n for n, m in modules.items() if isinstance(m, torch.nn.Conv2d)][:1],
+             "classifier": [n for n, m in modules.items() if isinstance(m, torch.nn.Linear)][-1:],
+             "heads": _output_modules(graph) if "heads" in keep_float else []}
+    return list(dict.fromkeys(name for key in keep_float for name in named.get(key, [key]) if name in modules and name))
 
 
 def _outputs(values) -> tuple[torch.Tensor, ...]:
