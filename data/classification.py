@@ -379,18 +379,17 @@ class ClassificationDataModule(ResumableData, pl.LightningDataModule):
         workers = 0 if cached else self.num_workers
         sampler = None
         if shuffle:
-            sampler = self.train_sampler(dataset)
-            if sampler is None:  # the resumable order (data.resumable); streaming: keyed per-sample draws
-                sampler = EpochSampler(dataset, self.seed, keyed=not cached)
-                resume = self.take_resume()
-                if resume is not None:
-                    sampler.resume(resume)
+            # the resumable order (data.resumable), or a subclass's; streaming: keyed per-sample draws
+            sampler = self.train_sampler(dataset) or EpochSampler(dataset, self.seed, keyed=not cached)
+            resume = self.take_resume()
+            if resume is not None:
+                sampler.resume(resume)
         loader = DataLoader(dataset, batch_size=self.batch_size, sampler=sampler, num_workers=workers,
                             persistent_workers=workers > 0, collate_fn=whole_batch if cached else None,
                             pin_memory=torch.cuda.is_available(), drop_last=shuffle and len(dataset) > self.batch_size,
                             # off the global RNG (data.resumable): the training order's loader, and loaders with
                             # persistent workers (which draw a seed only the first time an epoch iterates them)
-                            generator=torch.Generator() if isinstance(sampler, EpochSampler) or workers else None)
+                            generator=torch.Generator() if shuffle or workers else None)
         if split == "train":
             self._train_loader = loader
         return loader

@@ -23,13 +23,62 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
+from pytorch_metric_learning.samplers import MPerClassSampler
 
 from .attributes import IMAGE_SUFFIXES
 from .classification import ClassificationDataModule
 from .errors import DatasetError
 from .images import image_problems
+from .resumable import draw_loader_seed, numpy_state, random_state, restore_numpy_state, restore_random_state
 
 log = logging.getLogger(__name__)
+
+
+class IdentityBatchSampler(MPerClassSampler):
+    """pytorch-metric-learning's MPerClassSampler (batches of `m` images of each of batch_size / m identities, drawn
+    from NumPy's global RNG when an epoch starts; it shuffles its identity order in place) with the resumable
+    sampler's interface (data.resumable.EpochSampler: `set_epoch`, `position`, `resume`). A position holds the
+    NumPy state and identity order its epoch started from, and the order after it: a resumed epoch draws the same
+    batches again and leaves out those trained; a resumed finished epoch starts the next one where the uninterrupted
+    run would have. The images' augmentation draws from the process's RNG as it always did (the decode cache's
+    generator, or the global RNG with num_workers=0, which the position restores; loader workers' RNGs are not
+    saved: a streamed run with workers resumes at its step with other augmentation draws)."""
+
+    def __init__(self, labels, m: int, batch_size: int, length: int):
+        super().__init__(labels, m, batch_size=batch_size, length_before_new_iter=length)
+        self.epoch = 0
+        self._start: list | None = None  # [NumPy state, identity order] when the current epoch was drawn
+        self._resume: dict[str, Any] | None = None
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def resume(self, position: dict[str, Any]) -> None:
+        self._resume = position
+        self.set_epoch(position["epoch"] + 1 if position["finished"] else position["epoch"])
+
+    def position(self, batches: int, batch_size: int, finished: bool) -> dict[str, Any]:
+        return {"epoch": self.epoch, "start": self._start, "order": torch.as_tensor(np.asarray(self.labels)),
+                "samples": 0 if finished else batches * batch_size, "finished": finished, "random": random_state()}
+
+    def __iter__(self):
+        resume, self._resume = self._resume, None
+        skip = 0 if resume is None or resume["finished"] else resume["samples"]
+        if skip:  # the epoch the checkpoint stood in, drawn again from where it started
+            restore_numpy_state(resume["start"][0])
+            self.labels = resume["start"][1].tolist()
+        else:
+            if resume is not None:  # after a finished epoch: where the uninterrupted run stood
+                restore_random_state(resume["random"])
+                self.labels = resume["order"].tolist()
+            draw_loader_seed()
+        self._start = [numpy_state(), torch.as_tensor(np.asarray(self.labels))]
+        order = list(super().__iter__())
+        if skip:
+            restore_random_state(resume["random"])
+        for index in order[skip:]:
+            yield int(index)
 
 
 @dataclass
@@ -216,10 +265,9 @@ class IdentityDataModule(ClassificationDataModule):
         """M images per identity in every batch, so the loss's miner finds positives (not when distilling)."""
         if self.distill or not self.images_per_identity:
             return None
-        from pytorch_metric_learning.samplers import MPerClassSampler
         if self.batch_size % self.images_per_identity:
             raise ValueError(f"data.batch_size={self.batch_size} must be a multiple of data.images_per_identity="
                              f"{self.images_per_identity}")
-        return MPerClassSampler(self.identities("train"), self.images_per_identity, batch_size=self.batch_size,
-                                length_before_new_iter=len(dataset))
+        return IdentityBatchSampler(self.identities("train"), self.images_per_identity, self.batch_size,
+                                    len(dataset))
 

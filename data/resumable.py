@@ -29,19 +29,33 @@ log = logging.getLogger(__name__)
 POSITION_VERSION = 1  # of the saved loader positions: another version (an older suite's checkpoint) is not applied
 
 
+def numpy_state() -> list:
+    """NumPy's global RNG state as a tensor and plain values (what checkpoints are read back with)."""
+    name, keys, position, has_gauss, gauss = np.random.get_state()
+    return [name, torch.from_numpy(keys.astype(np.int64)), int(position), int(has_gauss), float(gauss)]
+
+
+def restore_numpy_state(state: list) -> None:
+    name, keys, position, has_gauss, gauss = state
+    np.random.set_state((name, keys.numpy().astype(np.uint32), position, has_gauss, gauss))
+
+
 def random_state() -> dict[str, Any]:
     """The global RNGs' states as tensors and plain values (what checkpoints are read back with)."""
-    name, keys, position, has_gauss, gauss = np.random.get_state()
-    return {"torch": torch.get_rng_state(), "numpy": [name, torch.from_numpy(keys.astype(np.int64)), int(position),
-                                                      int(has_gauss), float(gauss)],
-            "python": random.getstate()}
+    return {"torch": torch.get_rng_state(), "numpy": numpy_state(), "python": random.getstate()}
 
 
 def restore_random_state(state: dict[str, Any]) -> None:
     torch.set_rng_state(state["torch"])
-    name, keys, position, has_gauss, gauss = state["numpy"]
-    np.random.set_state((name, keys.numpy().astype(np.uint32), position, has_gauss, gauss))
+    restore_numpy_state(state["numpy"])
     random.setstate(state["python"])
+
+
+def draw_loader_seed() -> None:
+    """The one draw from the global torch RNG a DataLoader's iterator makes for its workers' base seed when it has
+    no generator of its own: the resumable samplers make it themselves (their loaders get a generator), so the
+    global stream is what it always was, and a resumed epoch can leave it out."""
+    torch.empty((), dtype=torch.int64).random_()
 
 
 class EpochSampler(DistributedSampler):
@@ -75,7 +89,7 @@ class EpochSampler(DistributedSampler):
             if resume["epoch"] == self.epoch and resume["samples"] > 0:  # mid-epoch: its order, after its trained part
                 self.epoch_seed, skip = resume["epoch_seed"], resume["samples"]
         if skip == 0:  # a new epoch: the global RNG draws of the RandomSampler-with-DataLoader it stands in for
-            torch.empty((), dtype=torch.int64).random_()  # the loader iterator's base seed (its loader has its own)
+            draw_loader_seed()
             self.epoch_seed = (int(torch.empty((), dtype=torch.int64).random_().item()) if self.num_replicas == 1
                                else self.seed + self.epoch)
         order = torch.randperm(len(self.dataset), generator=torch.Generator().manual_seed(self.epoch_seed)).tolist()

@@ -461,3 +461,13 @@ def test_prepare_py_bad_input_is_one_line(tmp_path):
     assert done.stderr.strip().splitlines() == [
         "error: prepare.splits: COCO shards hold the training split only; val reads its files (COCOeval scores "
         "against its annotation file): prepare.splits=[train]"]
+
+
+@pytest.mark.parametrize("cache", [pytest.param("0", id="streaming"), pytest.param("8", id="decode_cache",
+                                                                                    marks=pytest.mark.slow)])
+def test_kill_9_mid_epoch_then_resume_equals_the_uninterrupted_run_with_identity_batches(cache, tmp_path):
+    """The face embedding teacher's batches of several images per identity (IdentityBatchSampler): killed in its
+    second epoch, resumed."""
+    kill_and_resume(tmp_path, f"data.decode_cache_gb={cache}", kill_at=11, steps_in_all=16,
+                    base=(*tiny_overrides("face_embedding"), "test=false",
+                          "callbacks.last_checkpoint.every_n_train_steps=2"))
