@@ -380,10 +380,7 @@ class ClassificationDataModule(ResumableData, pl.LightningDataModule):
         sampler = None
         if shuffle:
             # the resumable order (data.resumable), or a subclass's; streaming: keyed per-sample draws
-            sampler = self.train_sampler(dataset) or EpochSampler(dataset, self.seed, keyed=not cached)
-            resume = self.take_resume()
-            if resume is not None:
-                sampler.resume(resume)
+            sampler = self.resumed(self.train_sampler(dataset) or EpochSampler(dataset, self.seed, keyed=not cached))
         loader = DataLoader(dataset, batch_size=self.batch_size, sampler=sampler, num_workers=workers,
                             persistent_workers=workers > 0, collate_fn=whole_batch if cached else None,
                             pin_memory=torch.cuda.is_available(), drop_last=shuffle and len(dataset) > self.batch_size,

@@ -640,12 +640,8 @@ class COCODataModule(ResumableData, pl.LightningDataModule):
         dataset = self.datasets[split]
         in_main_process = isinstance(dataset, CachedCOCODetection) and dataset.transform is None
         workers = 0 if in_main_process else self.num_workers
-        sampler = None
-        if train:  # the resumable order (data.resumable); per-image augmentation keyed by (epoch, index)
-            sampler = EpochSampler(dataset, self.seed, keyed=not in_main_process)
-            resume = self.take_resume()
-            if resume is not None:
-                sampler.resume(resume)
+        # the resumable order (data.resumable); per-image augmentation keyed by (epoch, index)
+        sampler = self.resumed(EpochSampler(dataset, self.seed, keyed=not in_main_process)) if train else None
         loader = DataLoader(dataset, batch_size=self.batch_size, sampler=sampler,
                             collate_fn=whole_batch if isinstance(dataset, CachedCOCODetection) else collate_detection,
                             num_workers=workers, persistent_workers=workers > 0,

@@ -105,7 +105,8 @@ class ResumableData:
     (Lightning's LightningDataModule.state_dict / load_state_dict; mixed into the data modules):
     `train_fingerprint` (of the training sample list: a resume on changed data is refused) and the training
     loader's position: a ShardLoader's own, or its EpochSampler's. A subclass sets `train_fingerprint` in setup and
-    `_train_loader` when it makes the training loader, and hands `take_resume()` to that loader or sampler."""
+    `_train_loader` when it makes the training loader, and hands `take_resume()` to that loader (or its sampler to
+    `resumed`)."""
 
     train_fingerprint: str = ""
     _train_loader = None
@@ -146,3 +147,10 @@ class ResumableData:
         """The saved position, once (for the training loader being made)."""
         resume, self._resume = self._resume, None
         return resume
+
+    def resumed(self, sampler):
+        """`sampler` (an EpochSampler, or a sampler with its `resume`) continuing from the saved position, if any."""
+        resume = self.take_resume()
+        if resume is not None:
+            sampler.resume(resume)
+        return sampler
