@@ -37,7 +37,7 @@ from PIL import Image
 from torch.utils.data import DataLoader, Dataset, DistributedSampler
 
 from data.image_folder import ImageFolderDataModule
-from data.shards import ShardDecode, ShardLoader, check_shards, open_shards, shard_batch
+from data.shards import ShardLoader, ShardRecord, check_shards, decode_batch, open_shards, shard_batch
 
 CLASSES = 100
 
@@ -75,17 +75,22 @@ def prepare(root: Path, out: Path, workers: int) -> dict:
             "bytes": sum(f.stat().st_size for f in folder.iterdir())}
 
 
-class FileDecode(Dataset):
-    """Loose files with the shards' worker work: read the bytes, decode, shrink (data.shards.ShardDecode)."""
+class FileRecord(Dataset):
+    """Loose files read as the shards' records are (data.shards.ShardRecord): the JPEG bytes, a label, the id."""
 
-    def __init__(self, paths: list[str], short_side: int):
-        self.paths, self.decode = paths, ShardDecode(short_side)
+    def __init__(self, paths: list[str]):
+        self.paths, self.record = paths, ShardRecord()
 
     def __len__(self) -> int:
         return len(self.paths)
 
     def __getitem__(self, index: int):
-        return self.decode({"image": Path(self.paths[index]).read_bytes(), "label": 0, "id": index})
+        return self.record({"image": Path(self.paths[index]).read_bytes(), "label": 0, "id": index})
+
+
+def decoded_batch(items: list) -> object:
+    """collate_fn: the records decoded and shrunk to 320 px in the worker (data.shards.decode_batch, one thread)."""
+    return decode_batch(shard_batch(items), 320, threads=1)
 
 
 def worker_memory_mb(loader) -> list[float]:
@@ -112,14 +117,14 @@ def read_rank(rank: int, world: int, port: int, spec: dict, out: str) -> None:
         began = time.perf_counter()
         if spec["source"] == "shards":
             manifest = check_shards(Path(spec["path"]) / "train")
-            dataset = open_shards(spec["path"], "train", manifest["fingerprint"], ShardDecode(320), seed=0)
+            dataset = open_shards(spec["path"], "train", manifest["fingerprint"], ShardRecord(), seed=0)
             loader = ShardLoader(dataset, batch_size=spec["batch"], num_workers=spec["workers"],
-                                 collate_fn=shard_batch)
+                                 collate_fn=decoded_batch)
         else:
-            dataset = FileDecode(spec["paths"], 320)
+            dataset = FileRecord(spec["paths"])
             sampler = DistributedSampler(dataset, num_replicas=world, rank=rank, shuffle=True, seed=0)
             loader = DataLoader(dataset, batch_size=spec["batch"], sampler=sampler, num_workers=spec["workers"],
-                                collate_fn=shard_batch, persistent_workers=True, drop_last=True)
+                                collate_fn=decoded_batch, persistent_workers=True, drop_last=True)
         images, first, memory = 0, None, []
         for number, batch in enumerate(loader):
             if first is None:

@@ -1,7 +1,8 @@
 """Training throughput of a task's default configuration: data pipeline alone, model step alone, and both together.
 
 For each task and data pipeline, in one process:
-- data only:      the training DataLoader and the data module's on-device augmentation (`on_after_batch_transfer`),
+- data only:      the training DataLoader and the data module's batch hooks (`on_before_batch_transfer`: decoding
+                  the shards' JPEGs; `on_after_batch_transfer`: the on-device augmentation),
                   nothing else running (its batches, kept from a first pass, are the preloaded ones);
 - preloaded step: Lightning's training loop (the task's trainer, loggers and optimizer) over batches that were
                   loaded and augmented beforehand and sit in memory: the model's own speed;
@@ -17,7 +18,8 @@ means the data pipeline costs the training loop nothing. The three measurements 
 
 `--pipelines streaming` sets data.decode_cache_gb=0: decoding and augmenting in DataLoader workers every epoch;
 `--pipelines shards` writes the training split as LitData shards first (prepare.py's path, into a temporary folder,
-not timed) and trains from them (data.source=shards: workers decode, the batch is augmented as the cache's).
+not timed) and trains from them (data.source=shards: workers read, the batch is decoded and augmented in the
+training process).
     python benchmarks/train_throughput.py --tasks dogs --pipelines cached shards [--shard-side 146]
 """
 from __future__ import annotations
@@ -82,7 +84,7 @@ def data_only(datamodule, warmup: int, steps: int, keep: bool = False) -> tuple[
         for batch in datamodule.train_dataloader():
             if count == warmup:
                 start = time.perf_counter()
-            batch = datamodule.on_after_batch_transfer(batch, 0)
+            batch = datamodule.on_after_batch_transfer(datamodule.on_before_batch_transfer(batch, 0), 0)
             count += 1
             if keep:
                 kept.append(batch)

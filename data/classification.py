@@ -36,8 +36,8 @@ from .decoded import DecodedImages, decoded_images, estimate_bytes, plan_cache, 
 from .errors import DatasetError
 from .images import check_bad_images, load_rgb, unreadable_images
 from .resumable import EpochSampler, ResumableData
-from .shards import (ShardDecode, ShardLoader, check_shards, check_source, open_shards, samples_fingerprint,
-                     shard_batch, write_shards)
+from .shards import (JpegBatch, ShardLoader, ShardRecord, check_shards, check_source, decode_batch, open_shards,
+                     samples_fingerprint, shard_batch, write_shards)
 from .transforms import classification_transforms, eval_resize
 
 Box = tuple[int, int, int, int]  # left, top, right, bottom in pixels (PIL crop convention)
@@ -323,6 +323,11 @@ class ClassificationDataModule(ResumableData, pl.LightningDataModule):
                                self.num_workers)
         return CachedClassificationDataset(streaming, store, train, self.mean, self.std)
 
+    def on_before_batch_transfer(self, batch, dataloader_idx: int):
+        """Decode the shards' training batches (JPEG bytes from the loader) in this process, shrunk to the cache's
+        size (data.shards.decode_batch)."""
+        return decode_batch(batch, self.cache_short_side) if isinstance(batch, JpegBatch) else batch
+
     def on_after_batch_transfer(self, batch, dataloader_idx: int):
         """Augment uint8 training batches (the decoded cache's, the shards') on their device (data.batch_augment):
         a batch with sample ids draws from a generator derived from them (data.batch_augment.batch_generator),
@@ -365,13 +370,14 @@ class ClassificationDataModule(ResumableData, pl.LightningDataModule):
 
     def _loader(self, split: str, shuffle: bool) -> DataLoader:
         if split == "train" and self.source == "shards":
-            dataset = open_shards(self.shards, "train", self.train_fingerprint, ShardDecode(self.cache_short_side),
-                                  self.seed)
+            dataset = open_shards(self.shards, "train", self.train_fingerprint, ShardRecord(), self.seed)
             if self.train_sampler(self.split_samples["train"]) is not None:
                 raise DatasetError(f"{type(self).__name__}: data.source=shards streams the shards in LitData's "
                                    f"order, so batches of several images per identity cannot be drawn: set "
                                    f"data.images_per_identity=0 or data.source=files")
-            self._train_loader = ShardLoader(dataset, batch_size=self.batch_size, num_workers=self.num_workers,
+            # read in this process (a few microseconds a record; LitData fetches chunks in a background thread) and
+            # decoded here too (on_before_batch_transfer): worker processes would only compete with the step
+            self._train_loader = ShardLoader(dataset, batch_size=self.batch_size, num_workers=0,
                                              collate_fn=shard_batch, resume=self.take_resume())
             return self._train_loader
         dataset = self.datasets[split]

@@ -26,13 +26,14 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import math
 import random
 from pathlib import Path
 from typing import Callable, Sequence
 
 import numpy as np
 import torch
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import DataLoader, Dataset, get_worker_info
 
 from .cache import default_cache_dir, ensure_generated, fingerprint
 from .images import displayed_size, load_rgb
@@ -123,20 +124,31 @@ class DecodedImages:
 
 
 def pad_images(images: Sequence[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
-    """uint8 [3, H, W] images -> one contiguous [B, 3, H, W] batch of the largest H and W (each image top-left, its
-    last row and column repeated into the padding, so bilinear sampling at its border sees the border) and the
-    [B, 2] true sizes."""
+    """uint8 [3, H, W] images (any strides) -> one contiguous [B, 3, H, W] batch of the largest H and W (each image
+    top-left, its last row and column repeated into the padding, so bilinear sampling at its border sees the border)
+    and the [B, 2] true sizes. Each image is copied once; in a DataLoader worker the batch is made in shared memory
+    (as torch's default_collate makes its batches), so handing it to the main process copies nothing more."""
     sizes = torch.tensor([list(image.shape[-2:]) for image in images], dtype=torch.int64).reshape(-1, 2)
     height, width = (int(v) for v in sizes.max(0).values) if len(images) else (0, 0)
-    out = torch.empty((len(images), height, width, 3), dtype=torch.uint8)
+    out = batch_tensor((len(images), 3, height, width))
+    if len(images) and bool((sizes == sizes[0]).all()):  # one size: one copy in C++
+        return torch.stack(list(images), out=out), sizes
     for b, image in enumerate(images):
         h, w = image.shape[-2:]
-        out[b, :h, :w] = image.permute(1, 2, 0)
+        out[b, :, :h, :w] = image
         if w < width:
-            out[b, :h, w:] = out[b, :h, w - 1: w]
+            out[b, :, :h, w:] = out[b, :, :h, w - 1: w]
         if h < height:
-            out[b, h:] = out[b, h - 1: h]
-    return out.permute(0, 3, 1, 2).contiguous(), sizes
+            out[b, :, h:] = out[b, :, h - 1: h]
+    return out, sizes
+
+
+def batch_tensor(shape: Sequence[int], dtype: torch.dtype = torch.uint8) -> torch.Tensor:
+    """An uninitialised contiguous tensor for a batch: in shared memory when made in a DataLoader worker."""
+    if get_worker_info() is None:
+        return torch.empty(shape, dtype=dtype)
+    nbytes = math.prod(shape) * torch.empty((), dtype=dtype).element_size()
+    return torch.empty(0, dtype=dtype).set_(torch.UntypedStorage._new_shared(nbytes), 0, tuple(shape))
 
 
 def decoded_images(paths: Sequence[Path], name: str, settings: dict, prepare: Callable[[int], torch.Tensor],

@@ -12,9 +12,10 @@ bytes (shorter side at most `short_side`, never enlarged, EXIF orientation appli
 
 Reading (`open_shards`): the manifest is checked against what the run expects (format version, the fingerprint of the
 split's sample list, the record count) and the chunks against the index (present, of the size the index gives) before
-anything is read, each problem one `DatasetError` naming the file. Workers decode and shrink only (`ShardDecode`); the
-batch leaves the loader as a `UInt8Batch` for the data module's batched augmentation, with the records' ids, from
-which its random draws are derived (data.batch_augment.batch_generator). `ShardRecords` reads a split's records in
+anything is read, each problem one `DatasetError` naming the file. A classification batch leaves the loader as its
+records' JPEG bytes (`ShardRecord`, `JpegBatch`); the training process decodes and shrinks it in threads
+(`decode_batch`) into a `UInt8Batch` for the data module's batched augmentation, with the records' ids, from which its
+random draws are derived (data.batch_augment.batch_generator). `ShardRecords` reads a split's records in
 their written order by index, for passes over every record (prediction, a distilling task's teacher outputs).
 """
 from __future__ import annotations
@@ -27,7 +28,8 @@ import os
 import random
 import shutil
 from pathlib import Path
-from typing import Any, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, NamedTuple, Sequence
 
 import numpy as np
 import torch
@@ -214,21 +216,61 @@ def check_shards(folder: Path, fingerprint: str | None = None) -> dict[str, Any]
     return manifest
 
 
-class ShardDecode:
-    """A record -> (uint8 [3, H, W] image with its shorter side at most `short_side`, label, id): what the
-    loader's workers do (the batch is augmented on the training device)."""
+class ShardRecord:
+    """A classification record -> (its JPEG bytes, label, id): all the loader's workers do. The training process
+    decodes whole batches (`decode_batch`)."""
 
-    def __init__(self, short_side: int):
-        self.short_side = short_side
-
-    def __call__(self, record: dict[str, Any], epoch: int = 0) -> tuple[torch.Tensor, Any, int]:
-        from torchvision.io import decode_jpeg
-        from torchvision.transforms.v2 import functional as F
-        image = decode_jpeg(torch.frombuffer(bytearray(record["image"]), dtype=torch.uint8))
-        if min(image.shape[-2:]) > self.short_side:
-            image = F.resize(image, [self.short_side], antialias=True)
+    def __call__(self, record: dict[str, Any], epoch: int = 0) -> tuple[bytearray, Any, int]:
         label = record["label"]
-        return image, (torch.as_tensor(label) if isinstance(label, np.ndarray) else int(label)), int(record["id"])
+        return (bytearray(record["image"]), torch.as_tensor(label) if isinstance(label, np.ndarray) else int(label),
+                int(record["id"]))
+
+
+class JpegBatch(NamedTuple):
+    """A training batch of shard records before decoding (the loader's output; `decode_batch` makes it a
+    UInt8Batch): each record's JPEG bytes, the labels, the records' ids."""
+    jpegs: list
+    targets: Any
+    ids: torch.Tensor
+
+
+def shard_batch(items: list[tuple[bytearray, Any, int]]) -> JpegBatch:
+    """collate_fn of `ShardRecord`s."""
+    labels = [label for _, label, _ in items]
+    labels = torch.stack(labels) if isinstance(labels[0], torch.Tensor) else torch.tensor(labels)
+    return JpegBatch([jpeg for jpeg, _, _ in items], labels, torch.tensor([i for _, _, i in items]))
+
+
+def decode_images(jpegs: list[bytearray], short_side: int) -> list[torch.Tensor]:
+    """JPEG bytes -> uint8 [3, H, W] images (torchvision's libjpeg-turbo decoder, one call for the list), each
+    shorter side shrunk to at most `short_side` (antialiased)."""
+    from torchvision.io import decode_jpeg
+    from torchvision.transforms.v2 import functional as F
+    images = decode_jpeg([torch.frombuffer(jpeg, dtype=torch.uint8) for jpeg in jpegs])
+    return [F.resize(image, [short_side], antialias=True) if min(image.shape[-2:]) > short_side else image
+            for image in images]
+
+
+_DECODERS: dict[int, ThreadPoolExecutor] = {}
+
+
+def decode_batch(batch: JpegBatch, short_side: int, threads: int | None = None) -> UInt8Batch:
+    """A JpegBatch -> the UInt8Batch the batched augmentation takes (padded to its largest image, data.decoded),
+    decoded in `threads` threads of this process (default: torch's intra-op thread count; the decoder releases the
+    GIL). Decoding here rather than in loader worker processes keeps it from competing with the training step for
+    the cores (docs/data.md: the dogs default on 2 cores kept 0.90 of its preloaded step's speed this way, 0.85-0.87
+    with 2 worker processes decoding)."""
+    from .decoded import pad_images
+    threads = max(1, min(threads or torch.get_num_threads(), len(batch.jpegs)))
+    if threads == 1:
+        images = decode_images(batch.jpegs, short_side)
+    else:
+        pool = _DECODERS.get(threads) or _DECODERS.setdefault(threads, ThreadPoolExecutor(threads, "decode"))
+        parts = [batch.jpegs[i::threads] for i in range(threads)]  # interleaved: images of similar cost
+        decoded = list(pool.map(decode_images, parts, [short_side] * threads))
+        images = [decoded[i % threads][i // threads] for i in range(len(batch.jpegs))]
+    padded, sizes = pad_images(images)
+    return UInt8Batch(padded, sizes, batch.targets, batch.ids)
 
 
 def open_shards(folder: str | Path, split: str, fingerprint: str, decode, seed: int):
@@ -248,16 +290,6 @@ class DecodingDataset(StreamingDataset):
     def __getitem__(self, index):
         return self.decode(super().__getitem__(index), self.current_epoch)
 
-
-
-def shard_batch(items: list[tuple[torch.Tensor, Any, int]]) -> UInt8Batch:
-    """collate_fn: decoded records -> a UInt8Batch padded to its largest image (as data.decoded stores batches),
-    with the records' ids."""
-    from .decoded import pad_images
-    images, sizes = pad_images([image for image, _, _ in items])
-    labels = [label for _, label, _ in items]
-    labels = torch.stack(labels) if isinstance(labels[0], torch.Tensor) else torch.tensor(labels)
-    return UInt8Batch(images, sizes, labels, torch.tensor([i for _, _, i in items]))
 
 
 class ShardLoader(StreamingDataLoader):

@@ -18,7 +18,7 @@ from hydra.utils import instantiate
 
 from conftest import REPO, TINY_DETECTION, TINY_DOGS, TINY_SSD, compose_config, tiny_overrides
 from data.errors import DatasetError
-from data.shards import ShardDecode, check_shards, open_shards, samples_fingerprint
+from data.shards import ShardRecord, check_shards, open_shards, samples_fingerprint
 
 TINY = [*TINY_DOGS, "trainer.max_epochs=3", "logger=none", "test=false",
         "callbacks.last_checkpoint.every_n_train_steps=2"]
@@ -115,7 +115,7 @@ def test_a_broken_shard_folder_is_one_error_naming_the_file(shards, tmp_path, da
     else:
         fingerprint = "0" * 40
     with pytest.raises(DatasetError, match=message):
-        open_shards(folder, "train", fingerprint, ShardDecode(36), 0)
+        open_shards(folder, "train", fingerprint, ShardRecord(), 0)
 
 
 def test_shards_of_other_data_stop_train_py_with_one_line(shards, tmp_path):
@@ -343,7 +343,7 @@ def test_a_mid_epoch_resume_with_another_number_of_workers_is_refused(shards):
     dm.setup()
 
     def loader(workers: int, resume=None):
-        dataset = open_shards(shards, "train", dm.train_fingerprint, ShardDecode(64), seed=0)
+        dataset = open_shards(shards, "train", dm.train_fingerprint, ShardRecord(), seed=0)
         return ShardLoader(dataset, batch_size=4, num_workers=workers, collate_fn=shard_batch, resume=resume)
 
     first = loader(2)
@@ -353,6 +353,45 @@ def test_a_mid_epoch_resume_with_another_number_of_workers_is_refused(shards):
         loader(0, mid)
     assert loader(2, mid) is not None and loader(0, end) is not None
 
+
+
+def test_shard_batches_are_read_in_the_training_process_and_decoded_there_in_threads(shards, tmp_path):
+    """A classification batch leaves the loader as JPEG bytes (no worker processes, whatever data.num_workers);
+    decode_batch in 3 threads gives the images in their order, each as torchvision decodes and shrinks it alone, in
+    one batch padded by repeating the last row and column."""
+    import io
+
+    from PIL import Image
+    from torchvision.io import decode_jpeg
+    from torchvision.transforms.v2 import functional as F
+
+    from data.batch_augment import UInt8Batch
+    from data.shards import JpegBatch, decode_batch, shard_batch
+    dm = datamodule("data.num_workers=2", "data.source=shards", f"data.shards={shards}")
+    dm.setup("fit")
+    loader = dm.train_dataloader()
+    assert loader.num_workers == 0
+    batch = next(iter(loader))
+    assert isinstance(batch, JpegBatch) and isinstance(dm.on_before_batch_transfer(batch, 0), UInt8Batch)
+
+    jpegs = []
+    for index, (width, height) in enumerate([(40, 30), (20, 50), (64, 64), (33, 17), (90, 60)]):
+        buffer = io.BytesIO()
+        Image.effect_noise((width, height), 40 + index).convert("RGB").save(buffer, format="JPEG")
+        jpegs.append(bytearray(buffer.getvalue()))
+    records = [(jpeg, i, 100 + i) for i, jpeg in enumerate(jpegs)]
+    out = decode_batch(shard_batch(records), short_side=36, threads=3)
+    assert out.targets.tolist() == [0, 1, 2, 3, 4] and out.ids.tolist() == [100, 101, 102, 103, 104]
+    expected = [decode_jpeg(torch.frombuffer(jpeg, dtype=torch.uint8)) for jpeg in jpegs]
+    expected = [F.resize(e, [36], antialias=True) if min(e.shape[-2:]) > 36 else e for e in expected]
+    assert out.sizes.tolist() == [list(e.shape[-2:]) for e in expected]
+    assert out.images.shape == (5, 3, max(e.shape[1] for e in expected), max(e.shape[2] for e in expected))
+    for image, e in zip(out.images, expected):
+        h, w = e.shape[-2:]
+        assert torch.equal(image[:, :h, :w], e)
+        assert torch.equal(image[:, :h, w:], e[:, :, -1:].expand(-1, -1, image.shape[2] - w))
+        assert torch.equal(image[:, h:], image[:, h - 1: h].expand(-1, image.shape[1] - h, -1))
+    assert torch.equal(decode_batch(shard_batch(records), 36, threads=1).images, out.images)
 
 # ------------------------------------------------------------------------------------------------ COCO shards
 TINY_SSD_RUN = [*TINY_SSD, "trainer.max_epochs=3", "logger=none", "test=false",
