@@ -27,8 +27,8 @@ import logging
 import os
 import random
 import shutil
-from pathlib import Path
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any, NamedTuple, Sequence
 
 import numpy as np
@@ -217,7 +217,7 @@ def check_shards(folder: Path, fingerprint: str | None = None) -> dict[str, Any]
 
 
 class ShardRecord:
-    """A classification record -> (its JPEG bytes, label, id): all the loader's workers do. The training process
+    """A classification record -> (its JPEG bytes, label, id): all the loader does per record. The training process
     decodes whole batches (`decode_batch`)."""
 
     def __call__(self, record: dict[str, Any], epoch: int = 0) -> tuple[bytearray, Any, int]:
