@@ -265,7 +265,9 @@ def decode_batch(batch: JpegBatch, short_side: int, threads: int | None = None) 
     if threads == 1:
         images = decode_images(batch.jpegs, short_side)
     else:
-        pool = _DECODERS.get(threads) or _DECODERS.setdefault(threads, ThreadPoolExecutor(threads, "decode"))
+        if threads not in _DECODERS:
+            _DECODERS[threads] = ThreadPoolExecutor(threads, "decode")
+        pool = _DECODERS[threads]
         parts = [batch.jpegs[i::threads] for i in range(threads)]  # interleaved: images of similar cost
         decoded = list(pool.map(decode_images, parts, [short_side] * threads))
         images = [decoded[i % threads][i // threads] for i in range(len(batch.jpegs))]
