@@ -16,15 +16,26 @@ class Probe(pl.Callback):
     """Appends {step, epoch, images: sha1 of the batch as the model gets it, labels, rng: sha1 of the global torch
     RNG's state} per training step to `file`
     and, at `kill_at_step` (global step after the update), kills its process group (start the run in a session of
-    its own) with SIGKILL."""
+    its own) with SIGKILL; at `signal_at_step` (global step before the update: mid-step) sends the process of rank
+    `signal_rank` the signal `signal` (SIGUSR2: what SLURM sends a submitit job it pre-empts; a resumed run starts
+    past that step, so it is sent once), or with `signal_group` its whole process group (start the run in a session
+    of its own)."""
 
-    def __init__(self, file: str, kill_at_step: int | None = None):
+    def __init__(self, file: str, kill_at_step: int | None = None, signal_at_step: int | None = None,
+                 signal_rank: int = 0, signal: str = "SIGUSR2", signal_group: bool = False):
         self.file = Path(file)
+        self.signal_at_step, self.signal_rank, self.signal = signal_at_step, signal_rank, signal
+        self.signal_group = signal_group
         self.kill_at_step = kill_at_step if kill_at_step is not None else (  # or from the environment, so that
             int(os.environ["RESUME_PROBE_KILL_AT"]) if os.environ.get("RESUME_PROBE_KILL_AT") else None)  # the
         # command line of a killed run and of its continuation can be the same (resume=auto)
 
     def on_train_batch_start(self, trainer, pl_module, batch, batch_idx):
+        if trainer.global_step == self.signal_at_step and trainer.global_rank == self.signal_rank:
+            if self.signal_group:  # as a terminal's Ctrl+C: every process of the run, data loader workers included
+                os.killpg(os.getpgrp(), getattr(signal, self.signal))
+            else:
+                os.kill(os.getpid(), getattr(signal, self.signal))
         images, labels = batch[0], batch[1]
         if isinstance(images, (list, tuple)):  # detection: a list of images (or one tensor, the decoded cache's)
             images = torch.cat([image.detach().cpu().flatten() for image in images])

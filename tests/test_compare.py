@@ -151,19 +151,6 @@ def test_front_helper_is_itself_right():
         assert len(brute_force_front(list(points))) == 3
 
 
-def test_the_cluster_launchers_path_runs_locally_and_reports(tmp_path):
-    """hydra/launcher=local is hydra/launcher=slurm's code path (hydra-submitit-launcher) with submitit's local
-    executor: each run in its own process; the report is written as with the default launcher."""
-    done = subprocess.run([sys.executable, "train.py", "-m", "hydra/launcher=local", *TINY_DOGS,
-                           "backbone.width_mult=0.25,0.5", "throughput_batch=4", f"hydra.sweep.dir={tmp_path}"],
-                          cwd=REPO, env=os.environ, capture_output=True, text=True)
-    assert done.returncode == 0, done.stderr[-3000:]
-    assert (tmp_path / ".submitit").is_dir()  # really went through submitit
-    rows = read_csv(tmp_path / "comparison.csv")
-    assert sorted(r["backbone"] for r in rows) == ["mobilenet_v1_0.25", "mobilenet_v1_0.5"]
-    assert all(r["status"] == "ok" for r in rows) and (tmp_path / "top1_vs_mult_adds.png").is_file()
-
-
 def test_the_slurm_launcher_composes_for_a_multi_node_ddp_sweep():
     """What this machine can check of hydra/launcher=slurm: it composes into submitit's SLURM launcher with the
     README's multi-node DDP settings, next to trainer=ddp."""

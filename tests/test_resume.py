@@ -111,6 +111,15 @@ def test_sigterm_says_so_and_exits_non_zero(tmp_path):
     assert not (run_dir / "results.json").exists()
 
 
+def test_an_interrupted_run_reaches_a_sweeps_launcher_intact():
+    """A sweep's job hands its error back pickled (submitit): an interrupted run's error must come back whole."""
+    import pickle
+
+    from tasks.engine.errors import RunInterrupted, one_line
+    error = pickle.loads(pickle.dumps(RunInterrupted("interrupted by SIGTERM at epoch 1, step 9: ...", signal.SIGTERM)))
+    assert error.signum == signal.SIGTERM and one_line(error) == "interrupted by SIGTERM at epoch 1, step 9: ..."
+
+
 def test_resume_from_another_model_is_one_line(tmp_path):
     first = train_and_test(compose_config([*TINY_DOGS, "trainer.max_epochs=1", "logger=none"], tmp_path / "a"))
     wider = compose_config([*TINY_DOGS, "backbone=mobilenet_v1_050", f"resume={first['checkpoints'][0]}",

@@ -3,6 +3,7 @@ once per epoch across ranks, conversions that resume, one-line errors for broken
 with SIGKILL mid-epoch that resume to the uninterrupted run's weights, for the shards and the decoded cache."""
 from __future__ import annotations
 
+import csv
 import json
 import logging
 import os
@@ -188,9 +189,10 @@ def test_two_ranks_read_disjoint_samples_that_cover_the_split(shards, tmp_path):
 
 
 # ------------------------------------------------------------------------------------------ kill -9, resume
-def train(run_dir: Path, *extra: str, kill_at: int | None = None) -> subprocess.CompletedProcess:
+def train(run_dir: Path, *extra: str, kill_at: int | None = None,
+          env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
     env = {**os.environ, "PYTHONPATH": str(REPO / "tests"), "PYTHONUNBUFFERED": "1",
-           "RESUME_PROBE_KILL_AT": "" if kill_at is None else str(kill_at)}
+           "RESUME_PROBE_KILL_AT": "" if kill_at is None else str(kill_at), **(env or {})}
     return subprocess.run([sys.executable, "train.py", *extra, f"hydra.run.dir={run_dir}"], cwd=REPO,
                           capture_output=True, text=True, env=env, timeout=600, start_new_session=True)
 
@@ -262,21 +264,111 @@ def test_resume_auto_starts_a_fresh_run_or_continues_the_folders(tmp_path):
     assert resume_checkpoint(cfg) == str(tmp_path / "checkpoints" / "last.ckpt")
 
 
-@pytest.mark.slow
-def test_resume_auto_the_same_command_starts_and_continues_a_run(shards, tmp_path):
-    """What a requeued SLURM job does: the very same command line, killed mid-epoch and started again, continues
-    from the run folder and ends with the uninterrupted run's weights."""
-    command = [*TINY, "data.source=shards", f"data.shards={shards}", "resume=auto",
-               "+callbacks.probe._target_=resume_probe.Probe", f"+callbacks.probe.file={tmp_path / 'k.jsonl'}"]
-    assert train(tmp_path / "run", *command, kill_at=5).returncode == -9
-    again = train(tmp_path / "run", *command)
-    assert again.returncode == 0, again.stderr[-3000:]
-    results = json.loads((tmp_path / "run" / "results.json").read_text())
-    assert results["start_step"] == 4 and results["resumed_from"].endswith("last.ckpt")
-    whole = train(tmp_path / "whole", *TINY, "data.source=shards", f"data.shards={shards}")
+def test_a_preempted_submitit_job_is_requeued_and_resumes_to_the_uninterrupted_runs_weights(shards, tmp_path):
+    """What SLURM does to a job it pre-empts, on the SLURM launcher's code path (hydra/launcher=local: submitit's
+    local executor, each run of a sweep in its own process, requeues as SLURM does): SIGUSR2 arrives mid-step in an epoch's last step; training stops after
+    the next step (the first where a resumed run continues exactly), Lightning writes interrupted.ckpt there, submitit
+    requeues the job, and the requeued job (the same command, resume=auto) continues from that checkpoint: every
+    step's batch and the final weights equal the uninterrupted run's."""
+    probe = "+callbacks.probe._target_=resume_probe.Probe"
+    run = [*TINY, "data.source=shards", f"data.shards={shards}", probe]
+    whole = train(tmp_path / "whole", *run, f"+callbacks.probe.file={tmp_path / 'whole.jsonl'}")
     assert whole.returncode == 0, whole.stderr[-3000:]
-    final = [torch.load(tmp_path / run / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=True)
-             for run in ("whole", "run")]
+    sweep = tmp_path / "sweep"
+    job = subprocess.run([sys.executable, "train.py", "-m", "hydra/launcher=local", *run, "resume=auto",
+                          f"+callbacks.probe.file={tmp_path / 'job.jsonl'}", "+callbacks.probe.signal_at_step=5",
+                          f"hydra.sweep.dir={sweep}"], cwd=REPO, capture_output=True, text=True, timeout=600,
+                         env={**os.environ, "PYTHONPATH": str(REPO / "tests")})
+    assert job.returncode == 0, job.stderr[-3000:]
+    assert (sweep / ".submitit").is_dir()  # really went through submitit, and the sweep's report counts the run
+    assert [row["status"] for row in csv.DictReader((sweep / "comparison.csv").open())] == ["ok"]
+    log = (sweep / "0" / "train.log").read_text()
+    assert "SIGUSR2: the job is pre-empted" in log and "Requeued job" in log, log[-3000:]  # ours, then submitit's
+    results = json.loads((sweep / "0" / "results.json").read_text())
+    assert results["resumed_from"].endswith("interrupted.ckpt") and results["start_step"] == 7  # steps 3-5: epoch 2
+    assert steps(tmp_path / "job.jsonl") == steps(tmp_path / "whole.jsonl")
+    final = [torch.load(folder / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=True)
+             for folder in (tmp_path / "whole", sweep / "0")]
+    assert final[0]["global_step"] == final[1]["global_step"] == 9
+    assert all(torch.equal(v, final[1]["state_dict"][k]) for k, v in final[0]["state_dict"].items())
+
+
+def test_a_preempted_job_without_resume_auto_stops_with_its_checkpoint_and_says_how_to_continue(tmp_path):
+    """Only `resume=auto` makes a requeued job continue its run: without it the job is not requeued, and the run
+    ends as interrupted after the step the signal came in (SUBMITIT_EXECUTOR set, as submitit's job script does)."""
+    stopped = train(tmp_path / "job", *TINY, "+callbacks.probe._target_=resume_probe.Probe",
+                    f"+callbacks.probe.file={tmp_path / 'job.jsonl'}", "+callbacks.probe.signal_at_step=1",
+                    env={"SUBMITIT_EXECUTOR": "local"})
+    lines = [line for line in stopped.stderr.splitlines() if line.startswith("interrupted")]
+    assert stopped.returncode == 128 + 12 and len(lines) == 1, stopped.stderr[-3000:]
+    assert lines[0].startswith("interrupted by SIGUSR2 at epoch 0, step 2: wrote ") and lines[0].endswith(
+        f"hydra.run.dir={tmp_path / 'job'} resume=last (with resume=auto the job requeues by itself)")
+    assert (tmp_path / "job" / "checkpoints" / "interrupted.ckpt").is_file()
+
+
+@pytest.mark.slow  # the default run has the single-process job above
+def test_a_preemption_signal_on_one_ddp_rank_stops_every_rank_at_the_same_step_and_resumes_exactly(shards, tmp_path):
+    """2 gloo ranks in a job (SUBMITIT_EXECUTOR set, as submitit's job script sets it): only rank 1 gets SIGUSR2,
+    both stop after the same step and write interrupted.ckpt together; the same command resumes to the
+    uninterrupted run's batches and weights."""
+    probe = "+callbacks.probe._target_=resume_probe.Probe"
+    run = [*TINY, "data.source=shards", f"data.shards={shards}", "trainer=ddp", "trainer.accelerator=cpu",
+           "trainer.devices=2", "data.batch_size=8", probe]
+    whole = train(tmp_path / "whole", *run, f"+callbacks.probe.file={tmp_path / 'whole.jsonl'}")
+    assert whole.returncode == 0, whole.stderr[-3000:]
+    job = [*run, "resume=auto", f"+callbacks.probe.file={tmp_path / 'job.jsonl'}", "+callbacks.probe.signal_at_step=5",
+           "+callbacks.probe.signal_rank=1"]
+    env = {"SUBMITIT_EXECUTOR": "local"}
+    stopped = train(tmp_path / "job", *job, env=env)
+    assert stopped.returncode != 0 and (tmp_path / "job" / "checkpoints" / "interrupted.ckpt").is_file()
+    assert torch.load(tmp_path / "job" / "checkpoints" / "interrupted.ckpt", map_location="cpu",
+                      weights_only=True)["global_step"] == 7  # step 5 ends epoch 2: stopped after step 6
+    again = train(tmp_path / "job", *job, env=env)
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert steps(tmp_path / "job.jsonl") == steps(tmp_path / "whole.jsonl")
+    final = [torch.load(tmp_path / folder / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=True)
+             for folder in ("whole", "job")]
+    assert final[0]["global_step"] == final[1]["global_step"] == 9
+    assert all(torch.equal(v, final[1]["state_dict"][k]) for k, v in final[0]["state_dict"].items())
+
+
+@pytest.mark.slow
+def test_sigterm_in_an_epochs_last_step_then_resume_last_equals_the_uninterrupted_run(tmp_path):
+    """Lightning stops a run sent SIGTERM at a step boundary, at an epoch's last step after the epoch's end: its
+    interrupted.ckpt resumes exactly too."""
+    probe = "+callbacks.probe._target_=resume_probe.Probe"
+    run = [*TINY, "model.dropout=0.3", probe]
+    whole = train(tmp_path / "whole", *run, f"+callbacks.probe.file={tmp_path / 'whole.jsonl'}")
+    assert whole.returncode == 0, whole.stderr[-3000:]
+    stopped = train(tmp_path / "job", *run, f"+callbacks.probe.file={tmp_path / 'job.jsonl'}",
+                    "+callbacks.probe.signal_at_step=5", "+callbacks.probe.signal=SIGTERM")
+    assert stopped.returncode == 128 + 15 and "interrupted by SIGTERM at epoch 2, step 6" in stopped.stderr
+    again = train(tmp_path / "job", "resume=last")
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert steps(tmp_path / "job.jsonl") == steps(tmp_path / "whole.jsonl")
+    final = [torch.load(tmp_path / folder / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=True)
+             for folder in ("whole", "job")]
+    assert all(torch.equal(v, final[1]["state_dict"][k]) for k, v in final[0]["state_dict"].items())
+
+
+def test_ctrl_c_mid_step_stops_after_that_step_and_resume_last_equals_the_uninterrupted_run(tmp_path):
+    """SIGINT to the run's whole process group (a terminal's Ctrl+C: the loader's 2 workers get it too) in the middle
+    of a step: the run stops after that step with interrupted.ckpt, its workers served batches until then, and
+    resume=last ends with the uninterrupted run's batches and weights."""
+    probe = "+callbacks.probe._target_=resume_probe.Probe"
+    run = [*TINY, "data.decode_cache_gb=0", "data.num_workers=2", probe]
+    whole = train(tmp_path / "whole", *run, f"+callbacks.probe.file={tmp_path / 'whole.jsonl'}")
+    assert whole.returncode == 0, whole.stderr[-3000:]
+    stopped = train(tmp_path / "job", *run, f"+callbacks.probe.file={tmp_path / 'job.jsonl'}",
+                    "+callbacks.probe.signal_at_step=4", "+callbacks.probe.signal=SIGINT",
+                    "+callbacks.probe.signal_group=true")
+    assert stopped.returncode == 128 + 2, stopped.stderr[-3000:]
+    assert "interrupted by SIGINT at epoch 1, step 5" in stopped.stderr, stopped.stderr[-3000:]
+    again = train(tmp_path / "job", "resume=last")
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert steps(tmp_path / "job.jsonl") == steps(tmp_path / "whole.jsonl")
+    final = [torch.load(tmp_path / folder / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=True)
+             for folder in ("whole", "job")]
     assert all(torch.equal(v, final[1]["state_dict"][k]) for k, v in final[0]["state_dict"].items())
 
 

@@ -43,8 +43,11 @@ class RunInterrupted(Exception):
     """A run stopped by a signal (SIGTERM from a scheduler, Ctrl+C) after writing its interrupted checkpoint."""
 
     def __init__(self, message: str, signum: int):
-        super().__init__(message)
+        super().__init__(message, signum)  # both in args: a sweep's job pickles it back to the launcher (submitit)
         self.signum = signum
+
+    def __str__(self) -> str:
+        return self.args[0]
 
 
 def root_cause(error: BaseException) -> BaseException:
@@ -127,8 +130,7 @@ def fail(error: BaseException, command: str, folder: Path | None = None) -> None
     line = one_line(error)
     if code == FAILURE_EXIT:
         line += f" (traceback: {path})"
-    print(f"error: {line}" if code != 128 + signal.SIGTERM and code != 128 + signal.SIGINT else line,
-          file=sys.stderr, flush=True)
+    print(line if isinstance(error, RunInterrupted) else f"error: {line}", file=sys.stderr, flush=True)
     raise SystemExit(code)
 
 

@@ -25,6 +25,7 @@ from ..distill import KINDS, TeacherError
 from .config import SAVED_CONFIG, ConfigError, changed_keys, check_values, compose, resolve_config, resumed_config
 from .curves import write_training_curves
 from .errors import RunInterrupted
+from .stop import CTRL_C, PREEMPTED, Preempted, StopAtStep
 
 log = logging.getLogger(__name__)
 
@@ -112,8 +113,8 @@ def train_and_test(cfg: DictConfig, overrides: Sequence[str] | None = None,
     callbacks = [instantiate(c) for c in (cfg.get("callbacks") or {}).values() if c]
     if not loggers:  # logger=none: Lightning refuses a LearningRateMonitor without a logger to write to
         callbacks = [c for c in callbacks if not isinstance(c, pl.callbacks.LearningRateMonitor)]
-    start_step = _StartStep()
-    callbacks.append(start_step)
+    start_step, stop = _StartStep(), StopAtStep()
+    callbacks += [start_step, stop]
     trainer: pl.Trainer = instantiate(cfg.trainer, logger=loggers or False, callbacks=callbacks)
     if trainer.is_global_zero:
         save_config(out_dir, resolved, changed)
@@ -121,11 +122,19 @@ def train_and_test(cfg: DictConfig, overrides: Sequence[str] | None = None,
     start = time.perf_counter()
     try:
         trainer.fit(model, datamodule=datamodule, ckpt_path=ckpt_path)
-    except SystemExit:  # Lightning ends a run stopped by SIGTERM (a scheduler) or Ctrl+C with SystemExit
+    except Preempted:  # a submitit job told it is pre-empted: stopped where it resumes exactly, with its checkpoint
+        if cfg.resume == "auto":  # the requeued job (the same command) continues from it
+            stop.requeue()
+        raise interrupted(trainer, cfg, stop.preemption) from None
+    except SystemExit:  # Lightning ends a run stopped by SIGTERM (a scheduler) or Ctrl+C (stop.py) with SystemExit
         if trainer.state.status != TrainerStatus.INTERRUPTED:
             raise
         raise interrupted(trainer, cfg) from None
     train_seconds = time.perf_counter() - start
+    if stop.noted == PREEMPTED and cfg.resume == "auto":  # the signal came as training ended: last.ckpt stands
+        stop.requeue()  # and the requeued job tests it
+    if stop.noted == CTRL_C:
+        raise interrupted(trainer, cfg)
 
     results = run_record(cfg, datamodule)
     results["monitor_metric"] = cfg.monitor.metric
@@ -210,14 +219,17 @@ def check_resume_fits(ckpt_path: str, model: pl.LightningModule, cfg: DictConfig
                           f"without resume")
 
 
-def interrupted(trainer: pl.Trainer, cfg: DictConfig) -> RunInterrupted:
-    """What a run stopped by a signal says: where it stopped, what it wrote, how to continue."""
-    signum = signal.SIGTERM if trainer.received_sigterm else signal.SIGINT
+def interrupted(trainer: pl.Trainer, cfg: DictConfig, signum: int | None = None) -> RunInterrupted:
+    """What a run stopped by a signal (`signum`, else SIGTERM or SIGINT as Lightning saw) says: where it stopped,
+    what it wrote, how to continue."""
+    if signum is None:
+        signum = signal.SIGTERM if trainer.received_sigterm else signal.SIGINT
     saved = Path(cfg.paths.output_dir) / "checkpoints" / "interrupted.ckpt"
     wrote = f"wrote {saved}" if saved.is_file() else "no interrupted checkpoint written"
+    requeue = "" if signum in (signal.SIGTERM, signal.SIGINT) else " (with resume=auto the job requeues by itself)"
     return RunInterrupted(f"interrupted by {signal.Signals(signum).name} at epoch {trainer.current_epoch}, step "
                           f"{trainer.global_step}: {wrote}; continue with: python train.py "
-                          f"hydra.run.dir={cfg.paths.output_dir} resume=last", signum)
+                          f"hydra.run.dir={cfg.paths.output_dir} resume=last{requeue}", signum)
 
 
 def logged_test_metrics(trainer: pl.Trainer) -> dict[str, float]:
