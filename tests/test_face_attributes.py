@@ -3,6 +3,7 @@ and both stages end to end on a tiny generated dataset."""
 from __future__ import annotations
 
 import json
+import logging
 import os
 import shutil
 from pathlib import Path
@@ -284,6 +285,25 @@ def test_training_with_an_attribute_unknown_throughout_validation_and_test(tmp_p
     assert results["metrics"]["mean_ap"] == pytest.approx(float(np.mean(aps)), abs=1e-4)
     accuracy = [np.mean((scores[:, a] > 0.5) == labels[:, a]) for a in known]
     assert results["metrics"]["mean_accuracy"] == pytest.approx(float(np.mean(accuracy)), abs=1e-4)
+
+
+def test_the_teacher_pass_runs_in_parts_as_separate_jobs(tmp_path, monkeypatch, caplog):
+    """teacher.part=i computes that part of the student's teacher pass and stops (its results.json says so); the run
+    without it computes only the missing parts. teacher=train cannot run in parts: one line."""
+    stage = train_and_test(compose_config([*TINY_STUDENT, TINY_TEACHER_OVERRIDES], tmp_path / "stage"))
+    monkeypatch.setattr("tasks.distill.mixin.default_cache_dir", lambda: tmp_path / "cache")  # not the stage's
+    student = [*TINY_STUDENT, "teacher=checkpoint", f"teacher.path={stage['teacher']['source']}", "teacher.parts=3"]
+    job = train_and_test(compose_config([*student, "teacher.part=1"], tmp_path / "part1"))
+    assert json.loads((tmp_path / "part1" / "results.json").read_text()) == job
+    assert job["kind"] == "teacher pass" and (job["teacher_part"], job["teacher_parts"]) == (1, 3)
+    assert not (tmp_path / "part1" / "checkpoints").exists()  # nothing trained
+    with caplog.at_level(logging.INFO, logger="tasks.distill.mixin"):
+        run = train_and_test(compose_config(student, tmp_path / "run"))
+    parts = [r.getMessage().split(" (")[0] for r in caplog.records if "teacher outputs, part" in r.getMessage()]
+    assert parts[:2] == ["teacher outputs, part 1/3", "teacher outputs, part 3/3"]  # training split: 2 was done
+    assert run["teacher"]["metrics"] == stage["teacher"]["metrics"] and run["global_step"] > 0
+    with pytest.raises(TeacherError, match="teacher.part: the parts of a teacher pass run from a teacher that exists"):
+        train_and_test(compose_config([*TINY_STUDENT, TINY_TEACHER_OVERRIDES, "teacher.part=0"], tmp_path / "x"))
 
 
 def test_online_teacher(tmp_path):

@@ -20,6 +20,7 @@ from hydra.utils import instantiate
 from conftest import REPO, TINY_DETECTION, TINY_DOGS, TINY_SSD, compose_config, tiny_overrides
 from data.errors import DatasetError
 from data.shards import ShardRecord, check_shards, open_shards, samples_fingerprint
+from tasks.distill import TeacherError
 
 TINY = [*TINY_DOGS, "trainer.max_epochs=3", "logger=none", "test=false",
         "callbacks.last_checkpoint.every_n_train_steps=2"]
@@ -398,11 +399,13 @@ class MeanColour:
     def __init__(self):
         from tasks.distill.teachers import View
         self.view = View(24, 1.0, (0.0, 0.0, 0.0), (1.0, 1.0, 1.0))
+        self.seen = 0  # images run
 
     def identity(self):
         return {"kind": "mean colour"}
 
     def run(self, images):
+        self.seen += len(images)
         return images.mean(dim=(2, 3))
 
     def to(self, device):
@@ -425,6 +428,35 @@ def test_the_teacher_pass_of_a_distilling_student_reads_its_shards(tmp_path, mon
     assert rows == list(range(len(images)))  # every training image once, the unlabelled pool included
     assert (shards - files).abs().max() < 0.02  # JPEG re-encoding; and each row is nearest its own image's
     assert torch.equal(torch.cdist(shards, files).argmin(dim=1), torch.arange(len(images)))
+
+
+@pytest.mark.parametrize("source", ["files", "shards"])
+def test_the_teacher_pass_in_parts_with_a_killed_part_equals_one_pass(source, tmp_path, monkeypatch):
+    """teacher.parts=3: parts 0 and 2 computed by their own jobs, part 1 killed (only its temporary file left); the
+    training run's pass computes part 1 alone and puts together exactly the one-pass outputs."""
+    from tasks.distill.mixin import teacher_outputs
+    from test_face_attributes import TINY_STUDENT
+    dm = instantiate(compose_config(TINY_STUDENT).data, _convert_="all")
+    folder = None
+    if source == "shards":
+        folder = dm.write_shards(tmp_path / "shards", "train", part_size=50, num_workers=1)
+    dm.setup()
+    images = dm.images("train")
+    monkeypatch.setattr("tasks.distill.mixin.default_cache_dir", lambda: tmp_path / "one")
+    whole = teacher_outputs(MeanColour(), images, 3, "test", num_workers=0, shards=folder)
+    monkeypatch.setattr("tasks.distill.mixin.default_cache_dir", lambda: tmp_path / "parts")
+    for part in (0, 2):
+        assert teacher_outputs(MeanColour(), images, 3, "test", num_workers=0, shards=folder, parts=3,
+                               part=part) is None
+    (part_files,) = (tmp_path / "parts" / "teacher_outputs").glob("*.parts")
+    assert sorted(p.name for p in part_files.iterdir()) == ["part-00000-of-00003.npz", "part-00002-of-00003.npz"]
+    (part_files / ".part-00001-of-00003.npz.99999.tmp.npz").write_bytes(b"killed")
+    teacher = MeanColour()
+    outputs = teacher_outputs(teacher, images, 3, "test", num_workers=0, shards=folder, parts=3)
+    assert teacher.seen == 1 + round(2 * len(images) / 3) - round(len(images) / 3)  # the size check, part 1
+    assert torch.equal(outputs, whole) and not part_files.exists()
+    with pytest.raises(TeacherError, match="teacher.part=3, teacher.parts=3"):
+        teacher_outputs(MeanColour(), images, 3, "test", parts=3, part=3)
 
 
 def test_a_mid_epoch_resume_with_another_number_of_workers_is_refused(shards):

@@ -5,13 +5,15 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
+import shutil
 from pathlib import Path
 from typing import Any, Sequence
 
 import numpy as np
 import torch
 from torch.nn import functional as F
-from torch.utils.data import DataLoader
+from torch.utils.data import DataLoader, Subset
 from tqdm.auto import tqdm
 
 from data.cache import default_cache_dir, ensure_generated, is_complete
@@ -29,12 +31,17 @@ log = logging.getLogger(__name__)
 def teacher_outputs(teacher: Teacher, images: Sequence[tuple[str, Path]], expected: int, what: str,
                     names: Sequence[str] | None = None, batch_size: int = 128, num_workers: int = 2,
                     required: bool = True, device: torch.device | str = "cpu",
-                    shards: Path | None = None) -> torch.Tensor | None:
+                    shards: Path | None = None, parts: int = 1, part: int | None = None) -> torch.Tensor | None:
     """The teacher's outputs [N, expected] for (id, path) `images`, in order (columns in the order of `names`,
     when given and the teacher names its outputs): looked up, or computed once on `device` and cached (see module
     docstring). None only for an `outputs` file holding none of the ids when not `required`. `shards`: a shard
     folder (data.shards) holding these images, whose records' labels are their rows (a distilling student's
-    training split): the teacher reads the records instead of the files."""
+    training split): the teacher reads the records instead of the files.
+
+    `parts` > 1: the images (the records, in their written order) cut into that many contiguous parts, each computed
+    into its own file beside the cache entry (written under a temporary name and renamed when complete) unless that
+    file exists, then put together into the entry: a restarted pass computes only the missing parts. `part`: compute
+    that part only (a job of an array: local processes or a SLURM array) and return None."""
     ids = [i for i, _ in images]
     order = output_order(teacher, names, what) if names is not None else None
     if isinstance(teacher, OutputsTeacher):
@@ -43,31 +50,65 @@ def teacher_outputs(teacher: Teacher, images: Sequence[tuple[str, Path]], expect
             raise DatasetError(f"teacher outputs {teacher.path} have {outputs.shape[1]} values per image; {what} "
                                f"needs {expected}")
         return outputs if outputs is None or order is None else outputs[:, order]
+    if parts < 1 or (part is not None and not 0 <= part < parts):
+        raise TeacherError(f"teacher.part={part}, teacher.parts={parts}: parts must be >= 1 and part in "
+                           f"0..parts-1")
     paths = [p for _, p in images]
     key = {"version": CACHE_VERSION, "teacher": teacher.identity(), "ids": hashlib.sha1("\n".join(ids).encode())
            .hexdigest(), "count": len(paths),
            **({"shards": check_shards(shards)["fingerprint"]} if shards else {"files": fingerprint(paths)})}
     digest = hashlib.sha1(json.dumps(key, sort_keys=True).encode()).hexdigest()[:16]
     folder = default_cache_dir() / "teacher_outputs" / digest
+    files = [folder.with_name(f"{digest}.parts") / f"part-{i:05d}-of-{parts:05d}.npz" for i in range(parts)]
 
-    def compute(tmp: Path) -> None:
+    def rows_and_outputs(number: int) -> tuple[np.ndarray, np.ndarray]:
+        """Part `number` (the whole pass when parts=1): the rows it fills and their outputs, from its file if a
+        job wrote it, else computed (and, with parts, written)."""
+        if parts > 1 and files[number].is_file():
+            with np.load(files[number]) as part_file:
+                return part_file["rows"], part_file["outputs"]
         check_output_size(teacher, expected, what)
         teacher.to(torch.device(device))
         if shards:
             dataset = TeacherRecords(ShardRecords(shards), teacher.view.transform())
         else:
             dataset = ImageClassificationDataset([(p, row) for row, p in enumerate(paths)], teacher.view.transform())
-        loader = DataLoader(dataset, batch_size=batch_size, num_workers=num_workers)
+        bounds = [round(i * len(dataset) / parts) for i in range(parts + 1)]
+        loader = DataLoader(Subset(dataset, range(bounds[number], bounds[number + 1])), batch_size=batch_size,
+                            num_workers=num_workers)
+        rows, outputs = [], []
+        label = f"teacher outputs ({len(loader.dataset)} images" + (f", part {number + 1}/{parts})" if parts > 1
+                                                                       else ")")
+        for batch, batch_rows in tqdm(loader, desc=label, unit="batch"):
+            rows.append(batch_rows.numpy())
+            outputs.append(teacher.run(batch.to(device)).cpu().numpy())
+        rows = np.concatenate(rows) if rows else np.zeros(0, np.int64)  # an empty part: more parts than images
+        outputs = np.concatenate(outputs) if outputs else np.zeros((0, expected), np.float32)
+        if parts > 1:
+            files[number].parent.mkdir(parents=True, exist_ok=True)
+            tmp = files[number].with_name(f".{files[number].stem}.{os.getpid()}.tmp.npz")
+            np.savez(tmp, rows=rows, outputs=outputs)
+            os.replace(tmp, files[number])
+            log.info("teacher outputs, part %d/%d (%d images): %s", number + 1, parts, len(rows), files[number])
+        return rows, outputs
+
+    if part is not None:
+        if not is_complete(folder, key):
+            rows_and_outputs(part)
+        return None
+
+    def compute(tmp: Path) -> None:
         outputs = None
-        for batch, rows in tqdm(loader, desc=f"teacher outputs ({len(dataset)} images)", unit="batch"):
-            result = teacher.run(batch.to(device)).cpu()
+        for number in range(parts):
+            rows, result = rows_and_outputs(number)
             if outputs is None:  # rows no record fills (images the shards left out) are never a target: NaN
-                outputs = torch.full((len(paths), result.shape[1]), float("nan"), dtype=result.dtype)
+                outputs = np.full((len(paths), result.shape[1]), np.nan, dtype=result.dtype)
             outputs[rows] = result
-        np.save(tmp / "outputs.npy", outputs.numpy())
+        np.save(tmp / "outputs.npy", outputs)
 
     existed = is_complete(folder, key)
     ensure_generated(folder, key, compute)
+    shutil.rmtree(files[0].parent, ignore_errors=True)  # the parts are in the entry now
     outputs = torch.from_numpy(np.load(folder / "outputs.npy"))
     log.info("teacher outputs for %d images: %s %s", len(paths), "reused" if existed else "computed into", folder)
     if outputs.shape != (len(paths), expected):
@@ -136,11 +177,17 @@ class DistillingTask:
 
     def teacher_targets_for(self, split: str, required: bool = True) -> torch.Tensor | None:
         """Targets for every image of a split (computed once and cached, see the module docstring)."""
-        dm = self.trainer.datamodule
-        outputs = teacher_outputs(self.built_teacher(), dm.images(split), self.teacher_size(), self.teacher_need(),
-                                  names=self.teacher_names(), num_workers=dm.num_workers, required=required,
-                                  device=self.trainer.strategy.root_device, shards=dm.shard_folder(split))
+        outputs = self.teacher_pass(self.trainer.datamodule, split, self.trainer.strategy.root_device, required)
         return None if outputs is None else self.targets_from(outputs.float())
+
+    def teacher_pass(self, dm, split: str, device: torch.device, required: bool = True,
+                     part: int | None = None) -> torch.Tensor | None:
+        """The teacher's outputs for a split of `dm` (teacher_outputs), in `teacher.parts` parts; `part`: compute
+        that part of the pass only (a job of an array; the training run puts the parts together) and return None."""
+        return teacher_outputs(self.built_teacher(), dm.images(split), self.teacher_size(), self.teacher_need(),
+                               names=self.teacher_names(), num_workers=dm.num_workers, required=required,
+                               device=device, shards=dm.shard_folder(split),
+                               parts=int(self.teacher_spec.get("parts") or 1), part=part)
 
     def teacher_need(self) -> str:
         """What the task needs of its teacher, for error messages."""

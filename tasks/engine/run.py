@@ -90,6 +90,8 @@ def train_and_test(cfg: DictConfig, overrides: Sequence[str] | None = None,
     check_values(resolved)
     out_dir = Path(cfg.paths.output_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
+    if cfg.model.get("distill") and cfg.get("teacher") is not None and cfg.teacher.get("part") is not None:
+        return run_teacher_part(cfg)
     teacher = None
     if cfg.model.get("distill"):  # a distilling task gets its teacher; teacher=train runs (or resumes) stage 1 here,
         teacher = prepare_teacher(cfg)  # before this run seeds, so a reused teacher changes nothing below
@@ -99,14 +101,8 @@ def train_and_test(cfg: DictConfig, overrides: Sequence[str] | None = None,
     if ckpt_path is None:
         refuse_used_folder(out_dir)
 
-    datamodule = instantiate(cfg.data, _convert_="all")
-    backbone = instantiate(cfg.backbone, _convert_="all")
-    model_kwargs = {"backbone": backbone, **data_kwargs(cfg, datamodule)}
-    if teacher is not None:
-        model_kwargs["teacher"] = teacher
-    model = instantiate(cfg.model, _convert_="all", **model_kwargs)
+    datamodule, model = build(cfg, teacher)
     model.run_config = resolved
-    datamodule.setup("fit")  # the data's errors (files, shards) before the trainer starts; Lightning's call reuses it
     if ckpt_path:
         check_resume_fits(ckpt_path, model, cfg, datamodule)
     loggers = [instantiate(c) for c in (cfg.get("logger") or {}).values() if c]
@@ -166,11 +162,45 @@ def train_and_test(cfg: DictConfig, overrides: Sequence[str] | None = None,
     return results
 
 
+def build(cfg: DictConfig, teacher: dict[str, Any] | None = None) -> tuple[Any, pl.LightningModule]:
+    """The run's data module, set up for fitting (the data's errors, files or shards, come before the trainer
+    starts; Lightning's own call reuses it), and its model (given `teacher`, the prepared teacher config)."""
+    datamodule = instantiate(cfg.data, _convert_="all")
+    backbone = instantiate(cfg.backbone, _convert_="all")
+    model_kwargs = {"backbone": backbone, **data_kwargs(cfg, datamodule)}
+    if teacher is not None:
+        model_kwargs["teacher"] = teacher
+    model = instantiate(cfg.model, _convert_="all", **model_kwargs)
+    datamodule.setup("fit")
+    return datamodule, model
+
+
+def run_teacher_part(cfg: DictConfig) -> dict[str, Any]:
+    """`teacher.part=i`: one part of a distilling run's teacher pass over its training images (a job of an array),
+    then done; the run without teacher.part computes whatever part is missing and puts them together. Its
+    results.json says which part it computed."""
+    if cfg.teacher.kind == "train":
+        raise TeacherError("teacher.part: the parts of a teacher pass run from a teacher that exists: "
+                           "teacher=checkpoint teacher.path=<the teacher run's best.ckpt> (teacher=train trains it "
+                           "first, in the run without teacher.part)")
+    datamodule, model = build(cfg, prepare_teacher(cfg))
+    device = instantiate(cfg.trainer, logger=False, callbacks=[]).strategy.root_device
+    part, parts = int(cfg.teacher.part), int(cfg.teacher.get("parts") or 1)
+    start = time.perf_counter()
+    model.teacher_pass(datamodule, "train", device, part=part)
+    results = {**run_record(cfg, datamodule, kind="teacher pass"), "teacher_part": part, "teacher_parts": parts,
+               "seconds": round(time.perf_counter() - start, 1), "run_dir": cfg.paths.output_dir}
+    write_json_atomic(Path(cfg.paths.output_dir) / "results.json", results)
+    print(f"teacher pass: part {part + 1}/{parts} done; the run without teacher.part puts the parts together",
+          flush=True)
+    return results
+
+
 def run_record(cfg: DictConfig, datamodule: Any = None, kind: str = "training") -> dict[str, Any]:
     """The keys results.json starts with, for a training run and an evaluation alike: what it is (`kind`:
-    training | evaluation), task, backbone (named by its class from the config), input size, status, the headline
-    metric, which split the metrics come from (the data module's `metrics_split`: "test", or what stands in for a
-    test split the data lacks) and the images left out as unreadable (data.bad_images=skip)."""
+    training | evaluation | teacher pass), task, backbone (named by its class from the config), input size,
+    status, the headline metric, which split the metrics come from (the data module's `metrics_split`: "test", or
+    what stands in for a test split the data lacks) and the images left out as unreadable (data.bad_images=skip)."""
     return {"kind": kind, "task": cfg.task_name, "backbone": backbone_name(cfg), "image_size": cfg.image_size,
             "status": "ok", "headline": OmegaConf.to_container(cfg.headline, resolve=True),
             "metrics_split": getattr(datamodule, "metrics_split", "test"),
