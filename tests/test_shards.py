@@ -284,7 +284,7 @@ def test_a_preempted_submitit_job_is_requeued_and_resumes_to_the_uninterrupted_r
     assert (sweep / ".submitit").is_dir()  # really went through submitit, and the sweep's report counts the run
     assert [row["status"] for row in csv.DictReader((sweep / "comparison.csv").open())] == ["ok"]
     log = (sweep / "0" / "train.log").read_text()
-    assert "SIGUSR2: the job is pre-empted" in log and "Requeued job" in log, log[-3000:]  # ours, then submitit's
+    assert "SIGUSR2: training stops after the next step" in log and "Requeued job" in log, log[-3000:]  # ours, then submitit's
     results = json.loads((sweep / "0" / "results.json").read_text())
     assert results["resumed_from"].endswith("interrupted.ckpt") and results["start_step"] == 7  # steps 3-5: epoch 2
     assert steps(tmp_path / "job.jsonl") == steps(tmp_path / "whole.jsonl")
@@ -334,16 +334,18 @@ def test_a_preemption_signal_on_one_ddp_rank_stops_every_rank_at_the_same_step_a
 
 
 @pytest.mark.slow
-def test_sigterm_in_an_epochs_last_step_then_resume_last_equals_the_uninterrupted_run(tmp_path):
-    """Lightning stops a run sent SIGTERM at a step boundary, at an epoch's last step after the epoch's end: its
-    interrupted.ckpt resumes exactly too."""
+def test_sigterm_during_validation_stops_after_the_next_step_and_resume_last_equals_the_uninterrupted_run(tmp_path):
+    """SIGTERM (a scheduler) in the middle of an epoch's validation: training stops after the next epoch's first
+    step with interrupted.ckpt, from which resume=last ends with the uninterrupted run's batches and weights."""
     probe = "+callbacks.probe._target_=resume_probe.Probe"
     run = [*TINY, "model.dropout=0.3", probe]
     whole = train(tmp_path / "whole", *run, f"+callbacks.probe.file={tmp_path / 'whole.jsonl'}")
     assert whole.returncode == 0, whole.stderr[-3000:]
     stopped = train(tmp_path / "job", *run, f"+callbacks.probe.file={tmp_path / 'job.jsonl'}",
-                    "+callbacks.probe.signal_at_step=5", "+callbacks.probe.signal=SIGTERM")
-    assert stopped.returncode == 128 + 15 and "interrupted by SIGTERM at epoch 2, step 6" in stopped.stderr
+                    "+callbacks.probe.signal_at_step=6", "+callbacks.probe.signal_in_validation=true",
+                    "+callbacks.probe.signal=SIGTERM")
+    assert stopped.returncode == 128 + 15, stopped.stderr[-3000:]
+    assert "interrupted by SIGTERM at epoch 2, step 7" in stopped.stderr, stopped.stderr[-3000:]
     again = train(tmp_path / "job", "resume=last")
     assert again.returncode == 0, again.stderr[-3000:]
     assert steps(tmp_path / "job.jsonl") == steps(tmp_path / "whole.jsonl")
@@ -438,8 +440,10 @@ def test_the_teacher_pass_in_parts_with_a_killed_part_equals_one_pass(source, tm
     from test_face_attributes import TINY_STUDENT
     dm = instantiate(compose_config(TINY_STUDENT).data, _convert_="all")
     folder = None
-    if source == "shards":
+    if source == "shards":  # rows are the records' labels, not their places (the records are shuffled)
         folder = dm.write_shards(tmp_path / "shards", "train", part_size=50, num_workers=1)
+        labels = [int(r["label"]) for r in records(tmp_path / "shards")]
+        assert labels != sorted(labels)
     dm.setup()
     images = dm.images("train")
     monkeypatch.setattr("tasks.distill.mixin.default_cache_dir", lambda: tmp_path / "one")
@@ -455,8 +459,9 @@ def test_the_teacher_pass_in_parts_with_a_killed_part_equals_one_pass(source, tm
     outputs = teacher_outputs(teacher, images, 3, "test", num_workers=0, shards=folder, parts=3)
     assert teacher.seen == 1 + round(2 * len(images) / 3) - round(len(images) / 3)  # the size check, part 1
     assert torch.equal(outputs, whole) and not part_files.exists()
-    with pytest.raises(TeacherError, match="teacher.part=3, teacher.parts=3"):
-        teacher_outputs(MeanColour(), images, 3, "test", parts=3, part=3)
+    for parts, part in ((3, 3), (1, 0), (0, None)):
+        with pytest.raises(TeacherError, match=f"teacher.part={part}, teacher.parts={parts}: parts must be"):
+            teacher_outputs(MeanColour(), images, 3, "test", parts=parts, part=part)
 
 
 def test_a_mid_epoch_resume_with_another_number_of_workers_is_refused(shards):

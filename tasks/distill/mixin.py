@@ -50,9 +50,9 @@ def teacher_outputs(teacher: Teacher, images: Sequence[tuple[str, Path]], expect
             raise DatasetError(f"teacher outputs {teacher.path} have {outputs.shape[1]} values per image; {what} "
                                f"needs {expected}")
         return outputs if outputs is None or order is None else outputs[:, order]
-    if parts < 1 or (part is not None and not 0 <= part < parts):
-        raise TeacherError(f"teacher.part={part}, teacher.parts={parts}: parts must be >= 1 and part in "
-                           f"0..parts-1")
+    if parts < 1 or (part is not None and not 0 <= part < parts) or (part is not None and parts == 1):
+        raise TeacherError(f"teacher.part={part}, teacher.parts={parts}: parts must be >= 1, and part in "
+                           f"0..parts-1 with parts > 1 (one part is the whole pass: leave teacher.part null)")
     paths = [p for _, p in images]
     key = {"version": CACHE_VERSION, "teacher": teacher.identity(), "ids": hashlib.sha1("\n".join(ids).encode())
            .hexdigest(), "count": len(paths),
@@ -84,7 +84,7 @@ def teacher_outputs(teacher: Teacher, images: Sequence[tuple[str, Path]], expect
             outputs.append(teacher.run(batch.to(device)).cpu().numpy())
         rows = np.concatenate(rows) if rows else np.zeros(0, np.int64)  # an empty part: more parts than images
         outputs = np.concatenate(outputs) if outputs else np.zeros((0, expected), np.float32)
-        if parts > 1:
+        if parts > 1 and not is_complete(folder, key):  # (put together meanwhile by a training run: not needed)
             files[number].parent.mkdir(parents=True, exist_ok=True)
             tmp = files[number].with_name(f".{files[number].stem}.{os.getpid()}.tmp.npz")
             np.savez(tmp, rows=rows, outputs=outputs)
@@ -187,7 +187,7 @@ class DistillingTask:
         return teacher_outputs(self.built_teacher(), dm.images(split), self.teacher_size(), self.teacher_need(),
                                names=self.teacher_names(), num_workers=dm.num_workers, required=required,
                                device=device, shards=dm.shard_folder(split),
-                               parts=int(self.teacher_spec.get("parts") or 1), part=part)
+                               parts=int(self.teacher_spec.get("parts", 1)), part=part)
 
     def teacher_need(self) -> str:
         """What the task needs of its teacher, for error messages."""

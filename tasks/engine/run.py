@@ -25,7 +25,7 @@ from ..distill import KINDS, TeacherError
 from .config import SAVED_CONFIG, ConfigError, changed_keys, check_values, compose, resolve_config, resumed_config
 from .curves import write_training_curves
 from .errors import RunInterrupted
-from .stop import CTRL_C, PREEMPTED, Preempted, StopAtStep
+from .stop import StopAtStep, Stopped
 
 log = logging.getLogger(__name__)
 
@@ -81,10 +81,11 @@ def print_summary(results: dict[str, Any]) -> None:
 
 
 def train_and_test(cfg: DictConfig, overrides: Sequence[str] | None = None,
-                   choices: Mapping[str, Any] | None = None) -> dict[str, Any]:
+                   choices: Mapping[str, Any] | None = None, requeue: bool | None = None) -> dict[str, Any]:
     """Fit the task's model on its data, test the best checkpoint, and return (and save) the results.
     `overrides`, `choices`: what was typed on the command line and the config groups chosen; a resumed run checks
-    them (None: the whole config) against the config saved in its folder (config.resumed_config)."""
+    them (None: the whole config) against the config saved in its folder (config.resumed_config). `requeue`: a
+    pre-empted submitit job may be requeued to continue (None: when resume=auto; a teacher stage: as its run)."""
     cfg, changed = resumed_config(cfg, overrides, choices)
     resolved = resolve_config(cfg)
     check_values(resolved)
@@ -116,21 +117,23 @@ def train_and_test(cfg: DictConfig, overrides: Sequence[str] | None = None,
         save_config(out_dir, resolved, changed)
 
     start = time.perf_counter()
+    requeue = cfg.resume == "auto" if requeue is None else requeue
     try:
         trainer.fit(model, datamodule=datamodule, ckpt_path=ckpt_path)
-    except Preempted:  # a submitit job told it is pre-empted: stopped where it resumes exactly, with its checkpoint
-        if cfg.resume == "auto":  # the requeued job (the same command) continues from it
-            stop.requeue()
-        raise interrupted(trainer, cfg, stop.preemption) from None
-    except SystemExit:  # Lightning ends a run stopped by SIGTERM (a scheduler) or Ctrl+C (stop.py) with SystemExit
+        stop.agree(trainer)  # a signal in the last step, or noted as training ended: every rank knows it
+    except Stopped as stopped:  # at a step a resumed run continues exactly from, with interrupted.ckpt written
+        raise interrupted(trainer, cfg, stopped.signum, stop.requeue() if requeue and stopped.signum ==
+                          stop.preemption else None) from None
+    except SystemExit:  # Lightning ends a run stopped outside training (SIGTERM, Ctrl+C) with SystemExit
         if trainer.state.status != TrainerStatus.INTERRUPTED:
             raise
         raise interrupted(trainer, cfg) from None
+    finally:
+        stop.restore()
     train_seconds = time.perf_counter() - start
-    if stop.noted == PREEMPTED and cfg.resume == "auto":  # the signal came as training ended: last.ckpt stands
-        stop.requeue()  # and the requeued job tests it
-    if stop.noted == CTRL_C:
-        raise interrupted(trainer, cfg)
+    if stop.signum() is not None:  # it came as training ended: last.ckpt holds the end of training
+        raise interrupted(trainer, cfg, stop.signum(), stop.requeue() if requeue and stop.signum() ==
+                          stop.preemption else None)
 
     results = run_record(cfg, datamodule)
     results["monitor_metric"] = cfg.monitor.metric
@@ -249,14 +252,17 @@ def check_resume_fits(ckpt_path: str, model: pl.LightningModule, cfg: DictConfig
                           f"without resume")
 
 
-def interrupted(trainer: pl.Trainer, cfg: DictConfig, signum: int | None = None) -> RunInterrupted:
+def interrupted(trainer: pl.Trainer, cfg: DictConfig, signum: int | None = None,
+                not_requeued: str | None = None) -> RunInterrupted:
     """What a run stopped by a signal (`signum`, else SIGTERM or SIGINT as Lightning saw) says: where it stopped,
-    what it wrote, how to continue."""
+    what it wrote, how to continue; for a pre-empted job that was not requeued, why (`not_requeued`: submitit's
+    reason; None: not asked for, resume is not auto)."""
     if signum is None:
         signum = signal.SIGTERM if trainer.received_sigterm else signal.SIGINT
     saved = Path(cfg.paths.output_dir) / "checkpoints" / "interrupted.ckpt"
     wrote = f"wrote {saved}" if saved.is_file() else "no interrupted checkpoint written"
-    requeue = "" if signum in (signal.SIGTERM, signal.SIGINT) else " (with resume=auto the job requeues by itself)"
+    requeue = "" if signum in (signal.SIGTERM, signal.SIGINT) else \
+        f" (not requeued: {not_requeued})" if not_requeued else " (with resume=auto the job requeues by itself)"
     return RunInterrupted(f"interrupted by {signal.Signals(signum).name} at epoch {trainer.current_epoch}, step "
                           f"{trainer.global_step}: {wrote}; continue with: python train.py "
                           f"hydra.run.dir={cfg.paths.output_dir} resume=last{requeue}", signum)
@@ -338,6 +344,6 @@ def run_teacher_stage(cfg: DictConfig) -> tuple[str, Path]:
         log.info("teacher stage finished earlier: reusing %s", finished)
         return str(finished), stage_dir
     log.info("stage 1: training the teacher in %s", stage_dir)
-    train_and_test(teacher_cfg)
+    train_and_test(teacher_cfg, requeue=cfg.resume == "auto")  # a pre-empted job continues stage 1 when requeued
     return str(run_checkpoint(stage_dir) or checkpoints / "last.ckpt"), stage_dir
 
