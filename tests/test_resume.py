@@ -111,6 +111,19 @@ def test_sigterm_says_so_and_exits_non_zero(tmp_path):
     assert not (run_dir / "results.json").exists()
 
 
+def test_a_run_stopped_in_process_puts_the_signal_handlers_back(tmp_path):
+    """In one process (the Python API; a teacher stage, then its student): Ctrl+C mid-step stops the run after that
+    step, and the signal handlers are those from before it."""
+    from tasks.engine.errors import RunInterrupted
+    before = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+    cfg = compose_config([*TINY_DOGS, "logger=none", "+callbacks.probe._target_=resume_probe.Probe",
+                          f"+callbacks.probe.file={tmp_path / 'steps.jsonl'}", "+callbacks.probe.signal_at_step=1",
+                          "+callbacks.probe.signal=SIGINT"], tmp_path / "run")
+    with pytest.raises(RunInterrupted, match="interrupted by SIGINT at epoch 0, step 2: wrote "):
+        train_and_test(cfg)
+    assert {s: signal.getsignal(s) for s in before} == before
+
+
 def test_an_interrupted_run_reaches_a_sweeps_launcher_intact():
     """A sweep's job hands its error back pickled (submitit): an interrupted run's error must come back whole."""
     import pickle

@@ -8,6 +8,7 @@ import json
 import logging
 import os
 import shutil
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -333,46 +334,40 @@ def test_a_preemption_signal_on_one_ddp_rank_stops_every_rank_at_the_same_step_a
     assert all(torch.equal(v, final[1]["state_dict"][k]) for k, v in final[0]["state_dict"].items())
 
 
-@pytest.mark.slow
-def test_sigterm_during_validation_stops_after_the_next_step_and_resume_last_equals_the_uninterrupted_run(tmp_path):
-    """SIGTERM (a scheduler) in the middle of an epoch's validation: training stops after the next epoch's first
-    step with interrupted.ckpt, from which resume=last ends with the uninterrupted run's batches and weights."""
+def signal_and_resume(tmp_path: Path, run: list[str], *sending: str, stopped_at: str) -> None:
+    """An uninterrupted run, and one the probe sends a signal (`sending`: its +callbacks.probe.* overrides) that must
+    end it with `stopped_at` ("interrupted by SIG... at epoch E, step S") and exit code 128 + that signal, then
+    resume=last: the batches of every step and the final weights are equal."""
     probe = "+callbacks.probe._target_=resume_probe.Probe"
-    run = [*TINY, "model.dropout=0.3", probe]
-    whole = train(tmp_path / "whole", *run, f"+callbacks.probe.file={tmp_path / 'whole.jsonl'}")
+    whole = train(tmp_path / "whole", *run, probe, f"+callbacks.probe.file={tmp_path / 'whole.jsonl'}")
     assert whole.returncode == 0, whole.stderr[-3000:]
-    stopped = train(tmp_path / "job", *run, f"+callbacks.probe.file={tmp_path / 'job.jsonl'}",
-                    "+callbacks.probe.signal_at_step=6", "+callbacks.probe.signal_in_validation=true",
-                    "+callbacks.probe.signal=SIGTERM")
-    assert stopped.returncode == 128 + 15, stopped.stderr[-3000:]
-    assert "interrupted by SIGTERM at epoch 2, step 7" in stopped.stderr, stopped.stderr[-3000:]
+    stopped = train(tmp_path / "job", *run, probe, f"+callbacks.probe.file={tmp_path / 'job.jsonl'}", *sending)
+    code = 128 + signal.Signals[stopped_at.split()[2]]
+    assert stopped.returncode == code and stopped_at in stopped.stderr, stopped.stderr[-3000:]
     again = train(tmp_path / "job", "resume=last")
     assert again.returncode == 0, again.stderr[-3000:]
     assert steps(tmp_path / "job.jsonl") == steps(tmp_path / "whole.jsonl")
     final = [torch.load(tmp_path / folder / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=True)
              for folder in ("whole", "job")]
     assert all(torch.equal(v, final[1]["state_dict"][k]) for k, v in final[0]["state_dict"].items())
+
+
+@pytest.mark.slow
+def test_sigterm_during_validation_stops_after_the_next_step_and_resume_last_equals_the_uninterrupted_run(tmp_path):
+    """SIGTERM (a scheduler) in the middle of an epoch's validation: training stops after the next epoch's first
+    step with interrupted.ckpt, and resume=last from it ends as the uninterrupted run."""
+    signal_and_resume(tmp_path, [*TINY, "model.dropout=0.3"], "+callbacks.probe.signal_at_step=6",
+                      "+callbacks.probe.signal_in_validation=true", "+callbacks.probe.signal=SIGTERM",
+                      stopped_at="interrupted by SIGTERM at epoch 2, step 7")
 
 
 def test_ctrl_c_mid_step_stops_after_that_step_and_resume_last_equals_the_uninterrupted_run(tmp_path):
     """SIGINT to the run's whole process group (a terminal's Ctrl+C: the loader's 2 workers get it too) in the middle
     of a step: the run stops after that step with interrupted.ckpt, its workers served batches until then, and
-    resume=last ends with the uninterrupted run's batches and weights."""
-    probe = "+callbacks.probe._target_=resume_probe.Probe"
-    run = [*TINY, "data.decode_cache_gb=0", "data.num_workers=2", probe]
-    whole = train(tmp_path / "whole", *run, f"+callbacks.probe.file={tmp_path / 'whole.jsonl'}")
-    assert whole.returncode == 0, whole.stderr[-3000:]
-    stopped = train(tmp_path / "job", *run, f"+callbacks.probe.file={tmp_path / 'job.jsonl'}",
-                    "+callbacks.probe.signal_at_step=4", "+callbacks.probe.signal=SIGINT",
-                    "+callbacks.probe.signal_group=true")
-    assert stopped.returncode == 128 + 2, stopped.stderr[-3000:]
-    assert "interrupted by SIGINT at epoch 1, step 5" in stopped.stderr, stopped.stderr[-3000:]
-    again = train(tmp_path / "job", "resume=last")
-    assert again.returncode == 0, again.stderr[-3000:]
-    assert steps(tmp_path / "job.jsonl") == steps(tmp_path / "whole.jsonl")
-    final = [torch.load(tmp_path / folder / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=True)
-             for folder in ("whole", "job")]
-    assert all(torch.equal(v, final[1]["state_dict"][k]) for k, v in final[0]["state_dict"].items())
+    resume=last from it ends as the uninterrupted run."""
+    signal_and_resume(tmp_path, [*TINY, "data.decode_cache_gb=0", "data.num_workers=2"],
+                      "+callbacks.probe.signal_at_step=4", "+callbacks.probe.signal=SIGINT",
+                      "+callbacks.probe.signal_group=true", stopped_at="interrupted by SIGINT at epoch 1, step 5")
 
 
 def test_a_resume_on_changed_training_data_is_refused(tmp_path):

@@ -121,9 +121,8 @@ def train_and_test(cfg: DictConfig, overrides: Sequence[str] | None = None,
     try:
         trainer.fit(model, datamodule=datamodule, ckpt_path=ckpt_path)
         stop.agree(trainer)  # a signal in the last step, or noted as training ended: every rank knows it
-    except Stopped as stopped:  # at a step a resumed run continues exactly from, with interrupted.ckpt written
-        raise interrupted(trainer, cfg, stopped.signum, stop.requeue() if requeue and stopped.signum ==
-                          stop.preemption else None) from None
+    except Stopped:  # at a step a resumed run continues exactly from, with interrupted.ckpt written: below
+        pass
     except SystemExit:  # Lightning ends a run stopped outside training (SIGTERM, Ctrl+C) with SystemExit
         if trainer.state.status != TrainerStatus.INTERRUPTED:
             raise
@@ -131,9 +130,9 @@ def train_and_test(cfg: DictConfig, overrides: Sequence[str] | None = None,
     finally:
         stop.restore()
     train_seconds = time.perf_counter() - start
-    if stop.signum() is not None:  # it came as training ended: last.ckpt holds the end of training
-        raise interrupted(trainer, cfg, stop.signum(), stop.requeue() if requeue and stop.signum() ==
-                          stop.preemption else None)
+    if stop.signum() is not None:  # stopped (or, as training ended, noted: last.ckpt holds the end of training)
+        not_requeued = stop.requeue() if requeue and stop.signum() == stop.preemption else None
+        raise interrupted(trainer, cfg, stop.signum(), not_requeued)
 
     results = run_record(cfg, datamodule)
     results["monitor_metric"] = cfg.monitor.metric
@@ -188,7 +187,7 @@ def run_teacher_part(cfg: DictConfig) -> dict[str, Any]:
                            "first, in the run without teacher.part)")
     datamodule, model = build(cfg, prepare_teacher(cfg))
     device = instantiate(cfg.trainer, logger=False, callbacks=[]).strategy.root_device
-    part, parts = int(cfg.teacher.part), int(cfg.teacher.get("parts") or 1)
+    part, parts = int(cfg.teacher.part), int(cfg.teacher.get("parts", 1))
     start = time.perf_counter()
     model.teacher_pass(datamodule, "train", device, part=part)
     results = {**run_record(cfg, datamodule, kind="teacher pass"), "teacher_part": part, "teacher_parts": parts,

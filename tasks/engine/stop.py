@@ -77,7 +77,6 @@ class StopAtStep(pl.Callback):
         if os.getpid() != self._pid:  # a data loader worker (forked with this handler): it goes on serving batches
             return
         if signum == signal.SIGINT and URGENCY[self._local] == signal.SIGINT:  # Ctrl+C again: at once
-            self.restore()
             raise KeyboardInterrupt
         what = "preemption" if signum == self.preemption else signum
         log.warning("%s: training stops after the next step a resumed run continues exactly%s",
@@ -109,10 +108,10 @@ class StopAtStep(pl.Callback):
         return self.preemption if what == "preemption" else what
 
     def restore(self) -> None:
-        """Ctrl+C's and submitit's handlers as they were before fit (Lightning restores SIGTERM's itself)."""
+        """Ctrl+C's and submitit's handlers as they were before fit (Lightning restores SIGTERM's itself, and puts
+        back this callback's when fit ends: call this after fit)."""
         for signum, handler in self._handlers.items():
             signal.signal(signum, handler)
-        self._handlers = {}
 
     def requeue(self) -> str:
         """Hand over to submitit's handler of its signal: on rank 0 it saves the job's submission, requeues the job
