@@ -206,6 +206,10 @@ def steps(file: Path) -> dict[tuple[int, int], tuple]:
             for r in map(json.loads, file.read_text().splitlines())}
 
 
+def last_checkpoints(*runs: Path) -> list[dict]:
+    return [torch.load(run / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=True) for run in runs]
+
+
 def kill_and_resume(tmp_path: Path, *overrides: str, kill_at: int, base: tuple[str, ...] = tuple(TINY),
                     steps_in_all: int = 9) -> None:
     """An uninterrupted run and one killed with SIGKILL after step `kill_at`, then resumed from its folder alone:
@@ -220,8 +224,7 @@ def kill_and_resume(tmp_path: Path, *overrides: str, kill_at: int, base: tuple[s
                     "resume_allow_changes=true")
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     assert steps(tmp_path / "k.jsonl") == steps(tmp_path / "whole.jsonl")
-    final = [torch.load(tmp_path / run / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=True)
-             for run in ("whole", "killed")]
+    final = last_checkpoints(tmp_path / "whole", tmp_path / "killed")
     assert final[0]["global_step"] == final[1]["global_step"] == steps_in_all  # the last epoch's end saved too
     for name, tensor in final[0]["state_dict"].items():
         assert torch.equal(tensor, final[1]["state_dict"][name]), name
@@ -289,8 +292,7 @@ def test_a_preempted_submitit_job_is_requeued_and_resumes_to_the_uninterrupted_r
     results = json.loads((sweep / "0" / "results.json").read_text())
     assert results["resumed_from"].endswith("interrupted.ckpt") and results["start_step"] == 7  # steps 3-5: epoch 2
     assert steps(tmp_path / "job.jsonl") == steps(tmp_path / "whole.jsonl")
-    final = [torch.load(folder / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=True)
-             for folder in (tmp_path / "whole", sweep / "0")]
+    final = last_checkpoints(tmp_path / "whole", sweep / "0")
     assert final[0]["global_step"] == final[1]["global_step"] == 9
     assert all(torch.equal(v, final[1]["state_dict"][k]) for k, v in final[0]["state_dict"].items())
 
@@ -328,8 +330,7 @@ def test_a_preemption_signal_on_one_ddp_rank_stops_every_rank_at_the_same_step_a
     again = train(tmp_path / "job", *job, env=env)
     assert again.returncode == 0, again.stderr[-3000:]
     assert steps(tmp_path / "job.jsonl") == steps(tmp_path / "whole.jsonl")
-    final = [torch.load(tmp_path / folder / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=True)
-             for folder in ("whole", "job")]
+    final = last_checkpoints(tmp_path / "whole", tmp_path / "job")
     assert final[0]["global_step"] == final[1]["global_step"] == 9
     assert all(torch.equal(v, final[1]["state_dict"][k]) for k, v in final[0]["state_dict"].items())
 
@@ -347,8 +348,7 @@ def signal_and_resume(tmp_path: Path, run: list[str], *sending: str, stopped_at:
     again = train(tmp_path / "job", "resume=last")
     assert again.returncode == 0, again.stderr[-3000:]
     assert steps(tmp_path / "job.jsonl") == steps(tmp_path / "whole.jsonl")
-    final = [torch.load(tmp_path / folder / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=True)
-             for folder in ("whole", "job")]
+    final = last_checkpoints(tmp_path / "whole", tmp_path / "job")
     assert all(torch.equal(v, final[1]["state_dict"][k]) for k, v in final[0]["state_dict"].items())
 
 

@@ -60,6 +60,16 @@ def teacher_outputs(teacher: Teacher, images: Sequence[tuple[str, Path]], expect
     digest = hashlib.sha1(json.dumps(key, sort_keys=True).encode()).hexdigest()[:16]
     folder = default_cache_dir() / "teacher_outputs" / digest
     files = [folder.with_name(f"{digest}.parts") / f"part-{i:05d}-of-{parts:05d}.npz" for i in range(parts)]
+    ready: list[torch.utils.data.Dataset] = []  # the teacher checked and on its device, its dataset: built once
+
+    def dataset() -> torch.utils.data.Dataset:
+        if not ready:
+            check_output_size(teacher, expected, what)
+            teacher.to(torch.device(device))
+            ready.append(TeacherRecords(ShardRecords(shards), teacher.view.transform()) if shards else
+                         ImageClassificationDataset([(p, row) for row, p in enumerate(paths)],
+                                                    teacher.view.transform()))
+        return ready[0]
 
     def rows_and_outputs(number: int) -> tuple[np.ndarray, np.ndarray]:
         """Part `number` (the whole pass when parts=1): the rows it fills and their outputs, from its file if a
@@ -67,18 +77,11 @@ def teacher_outputs(teacher: Teacher, images: Sequence[tuple[str, Path]], expect
         if parts > 1 and files[number].is_file():
             with np.load(files[number]) as part_file:
                 return part_file["rows"], part_file["outputs"]
-        check_output_size(teacher, expected, what)
-        teacher.to(torch.device(device))
-        if shards:
-            dataset = TeacherRecords(ShardRecords(shards), teacher.view.transform())
-        else:
-            dataset = ImageClassificationDataset([(p, row) for row, p in enumerate(paths)], teacher.view.transform())
-        bounds = [round(i * len(dataset) / parts) for i in range(parts + 1)]
-        loader = DataLoader(Subset(dataset, range(bounds[number], bounds[number + 1])), batch_size=batch_size,
+        bounds = [round(i * len(dataset()) / parts) for i in range(parts + 1)]
+        loader = DataLoader(Subset(dataset(), range(bounds[number], bounds[number + 1])), batch_size=batch_size,
                             num_workers=num_workers)
         rows, outputs = [], []
-        label = f"teacher outputs ({len(loader.dataset)} images" + (f", part {number + 1}/{parts})" if parts > 1
-                                                                       else ")")
+        label = f"teacher outputs ({len(loader.dataset)} images{f', part {number + 1}/{parts}' if parts > 1 else ''})"
         for batch, batch_rows in tqdm(loader, desc=label, unit="batch"):
             rows.append(batch_rows.numpy())
             outputs.append(teacher.run(batch.to(device)).cpu().numpy())

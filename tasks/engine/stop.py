@@ -42,11 +42,7 @@ def preemption_signal() -> signal.Signals | None:
 
 
 class Stopped(Exception):
-    """Training stopped at a step boundary because of the signal `signum`."""
-
-    def __init__(self, message: str, signum: int):
-        super().__init__(message, signum)
-        self.signum = signum
+    """Training stopped at a step boundary for a signal (StopAtStep.signum() says which)."""
 
 
 class StopAtStep(pl.Callback):
@@ -90,8 +86,7 @@ class StopAtStep(pl.Callback):
         if not self._agreed or trainer.fit_loop.epoch_loop.batch_progress.is_last_batch \
                 or (batch_idx + 1) % trainer.accumulate_grad_batches:
             return
-        signum = self.signum()
-        raise Stopped(f"stopped by {signal.Signals(signum).name} after step {trainer.global_step}", signum)
+        raise Stopped(f"stopped by {signal.Signals(self.signum()).name} after step {trainer.global_step}")
 
     def agree(self, trainer: pl.Trainer) -> None:
         """Every rank takes the most urgent signal any rank got (one small all-reduce per step under DDP)."""
